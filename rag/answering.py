@@ -1,0 +1,236 @@
+"""Answering: retrieve, decide whether the transcript covers the question, draft, verify, compose."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.errors import GeneratorError, QuestionError
+from rag.generation import Draft, Generator, Message
+from rag.lexical import term_overlap
+from rag.models import Answer, Citation, Passage, Transcript
+from rag.retrieval import Mode, Retriever
+from rag.speakers import SpeakerDirectory
+from rag.verify import QuoteVerifier
+
+NOT_COVERED = "The transcript does not cover this question."
+_MARKER = re.compile(r"\[(\d+)\]")
+_INLINE_QUOTE = re.compile(r"[\"“]([^\"”]*)[\"”]")
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How to answer one question; the CLI and API fill it from ``Settings`` and the request."""
+
+    k: int = 6
+    mode: Mode = "hybrid"
+    speaker: str | None = None
+    document: str | None = None
+    speaker_aware: bool = True
+    min_dense_score: float = 0.33
+    min_lexical_overlap: float = 0.5
+    max_question_chars: int = 1000
+
+
+@dataclass
+class Answerer:
+    """Everything needed to answer questions over one loaded index."""
+
+    retriever: Retriever
+    directory: SpeakerDirectory
+    verifier_for: Callable[[str], QuoteVerifier]
+
+    def answer(
+        self,
+        question: str,
+        generator: Generator,
+        options: AnswerOptions = AnswerOptions(),
+        *,
+        history: Sequence[Message] = (),
+        fallback: Generator | None = None,
+    ) -> Answer:
+        """Answer ``question`` with verified quotations, or refuse.
+
+        :param generator: drafts the answer from the retrieved passages.
+        :param fallback: used, and the answer labelled ``fallback``, when ``generator`` fails
+            or none of its quotations survive verification.
+        :raises QuestionError: the question is empty or too long.
+        """
+        started = time.perf_counter()
+        question = validate_question(question, options.max_question_chars)
+        timings: dict[str, float] = {}
+        mention = self.directory.mention(question)
+        speakers = self.resolve_speakers(options, mention.speakers)
+        if mention.absent and not speakers:
+            names = ", ".join(mention.absent)
+            who = ", ".join(s.title() for s in self.retriever.index.speakers(options.document)[:8])
+            return _refusal(question, generator.name, f"{names} does not speak in this transcript (speakers: {who}).", timings, started)
+
+        query = _with_context(question, history)
+        clock = time.perf_counter()
+        passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=options.document)
+        timings["retrieval"] = _ms(clock)
+        if not passages:
+            reason = (
+                f"{', '.join(s.title() for s in speakers)} does not speak in the selected document."
+                if speakers else NOT_COVERED
+            )
+            return _refusal(question, generator.name, reason, timings, started)
+        if not _has_evidence(question, passages, options):
+            return _refusal(question, generator.name, NOT_COVERED, timings, started, passages)
+
+        answer = self._draft_and_verify(question, passages, generator, history, timings)
+        if fallback is not None and (answer is None or (not answer.citations and not answer.refused)):
+            answer = self._draft_and_verify(question, passages, fallback, history, timings)
+            if answer is not None:
+                answer.fallback = True
+        if answer is None:
+            return _refusal(question, generator.name, "The answer generator failed.", timings, started, passages)
+        answer.timings_ms = {**timings, "total": _ms(started)}
+        return answer
+
+    def resolve_speakers(self, options: AnswerOptions, mentioned: Sequence[str] = ()) -> list[str]:
+        """The speakers to restrict to: the explicit option, else those the question names."""
+        if options.speaker:
+            named = self.directory.mention(options.speaker).speakers
+            return list(named) or [options.speaker.upper()]
+        return list(mentioned) if options.speaker_aware else []
+
+    def _draft_and_verify(
+        self,
+        question: str,
+        passages: list[Passage],
+        generator: Generator,
+        history: Sequence[Message],
+        timings: dict[str, float],
+    ) -> Answer | None:
+        clock = time.perf_counter()
+        try:
+            draft = generator.generate(question, passages, history)
+        except GeneratorError:
+            timings[f"generation_{generator.name}"] = _ms(clock)
+            return None
+        timings[f"generation_{generator.name}"] = _ms(clock)
+        clock = time.perf_counter()
+        answer = self._compose(question, passages, draft, generator.name)
+        timings["verification"] = _ms(clock)
+        return answer
+
+    def _compose(self, question: str, passages: list[Passage], draft: Draft, generator: str) -> Answer:
+        """Verify every drafted quote and write the answer from the survivors only."""
+        citations: list[Citation] = []
+        renumber: dict[int, list[int]] = {}
+        dropped = repaired = 0
+        for position, quote in enumerate(draft.quotes, start=1):
+            source = passages[quote.passage - 1].chunk if quote.passage and 0 < quote.passage <= len(passages) else None
+            documents = [source.document] if source else list(dict.fromkeys(p.chunk.document for p in passages))
+            found = None
+            for document in documents:
+                verifier = self.verifier_for(document)
+                prefer = [(p.chunk.char_start, p.chunk.char_end) for p in passages if p.chunk.document == document]
+                checks = verifier.check(quote.text, prefer)
+                if all(check.found for check in checks):
+                    found = (verifier, checks)
+                    break
+            if found is None:
+                dropped += 1
+                continue
+            verifier, checks = found
+            for check in checks:
+                if any(c.char_start == check.start and c.document == check.document for c in citations):
+                    renumber.setdefault(position, []).append(
+                        next(c.id for c in citations if c.char_start == check.start and c.document == check.document)
+                    )
+                    continue
+                turn = verifier.turn_at(check.start, check.end)
+                citation = Citation(
+                    id=len(citations) + 1, quote=check.source_text, speaker=turn.speaker, label=turn.label,
+                    document=check.document, turn=turn.index, char_start=check.start, char_end=check.end,
+                    status=check.status,
+                )
+                citations.append(citation)
+                renumber.setdefault(position, []).append(citation.id)
+                repaired += check.status == "repaired"
+        if not citations:
+            refused = draft.refused or not draft.quotes or dropped > 0
+            return Answer(
+                question=question, answer=NOT_COVERED if refused else "", refused=refused, generator=generator,
+                passages=passages, refusal_reason=NOT_COVERED if refused else None,
+                quotes_dropped=dropped,
+            )
+        text = _render(draft.summary, citations, renumber)
+        return Answer(
+            question=question, answer=text, refused=False, generator=generator, citations=citations,
+            passages=passages, quotes_dropped=dropped, quotes_repaired=repaired,
+        )
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped, or ``QuestionError`` when it is empty or longer than ``max_chars``."""
+    stripped = (question or "").strip()
+    if not stripped:
+        raise QuestionError("the question is empty")
+    if len(stripped) > max_chars:
+        raise QuestionError(f"the question is {len(stripped)} characters long; the limit is {max_chars}")
+    return stripped
+
+
+def make_verifier_cache(transcripts: dict[str, Transcript], repair_min_similarity: float) -> Callable[[str], QuoteVerifier]:
+    """One ``QuoteVerifier`` per document, built on first use."""
+    cache: dict[str, QuoteVerifier] = {}
+
+    def verifier_for(document: str) -> QuoteVerifier:
+        if document not in cache:
+            cache[document] = QuoteVerifier(transcripts[document], repair_min_similarity)
+        return cache[document]
+
+    return verifier_for
+
+
+def _render(summary: str, citations: list[Citation], renumber: dict[int, list[int]]) -> str:
+    """Summary (its markers renumbered, its unverified quotation marks removed) and quote lines."""
+    lines = []
+    if summary:
+        summary = _MARKER.sub(lambda m: "".join(f"[{i}]" for i in renumber.get(int(m.group(1)), [])), summary)
+        # Quotation marks around words that are not a verified quote would pass them off as one.
+        verified = [c.quote for c in citations]
+        summary = _INLINE_QUOTE.sub(
+            lambda m: m.group(0) if any(m.group(1).strip() and m.group(1).strip() in q for q in verified) else m.group(1),
+            summary,
+        )
+        lines.append(re.sub(r"\s{2,}", " ", summary).strip())
+    for citation in citations:
+        lines.append(f"{_display(citation.speaker)}: “{citation.quote}” [{citation.id}]")
+    return "\n".join(lines)
+
+
+def _display(speaker: str) -> str:
+    return "A journalist" if speaker == "QUESTION" else speaker.title()
+
+
+def _has_evidence(question: str, passages: list[Passage], options: AnswerOptions) -> bool:
+    best_dense = max((p.dense_score or 0.0) for p in passages)
+    best_overlap = max(term_overlap(question, p.chunk.text) for p in passages)
+    return best_dense >= options.min_dense_score or best_overlap >= options.min_lexical_overlap
+
+
+def _with_context(question: str, history: Sequence[Message]) -> str:
+    """A follow-up ("and what did Kerry say about it?") is searched with the previous question."""
+    previous = [m.content for m in history if m.role == "user"]
+    return f"{previous[-1]} {question}" if previous else question
+
+
+def _refusal(
+    question: str, generator: str, reason: str, timings: dict[str, float], started: float,
+    passages: list[Passage] | None = None,
+) -> Answer:
+    return Answer(
+        question=question, answer=reason, refused=True, generator=generator, refusal_reason=reason,
+        passages=passages or [], timings_ms={**timings, "total": _ms(started)},
+    )
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,181 @@
+"""The ``rag`` command: a thin shell over the library.
+
+Errors print as ``TypeName: message`` on stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from rag.errors import VerbatimError
+from rag.settings import Settings
+
+INDEX_OPTION = click.option(
+    "--index", "index_path", type=click.Path(path_type=Path), default=None,
+    help="Index folder (default: VERBATIM_INDEX_PATH or index/default).",
+)
+
+
+def _settings(index_path: Path | None, **overrides) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if index_path is not None:
+        values["index_path"] = index_path
+    return Settings(**values)
+
+
+def _friendly_errors(command):
+    """Turn Verbatim's errors into one line and exit status 1, never a traceback."""
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except VerbatimError as exc:
+            click.echo(f"{type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+    return run
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.version_option(package_name="verbatim")
+def main() -> None:
+    """Verbatim: ask questions of speech transcripts, answered with verified quotations."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@INDEX_OPTION
+@_friendly_errors
+def ingest(paths: tuple[Path, ...], index_path: Path | None) -> None:
+    """Add transcripts (files or folders of .txt/.json) to the index.
+
+    Unchanged files are skipped and changed ones replaced.
+
+    Example: rag ingest data/transcripts/
+    """
+    from rag.embedding import load_embedder
+    from rag.ingest import ingest_files
+    from rag.tokens import TokenCounter
+
+    settings = _settings(index_path)
+    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    counter = TokenCounter(settings.tokenizer_encoding)
+
+    def progress(document: str, done: int, total: int) -> None:
+        click.echo(f"\r  embedding {document}: {done}/{total} chunks", nl=done == total, err=True)
+
+    report = ingest_files(
+        list(paths), settings.index_path, embedder,
+        count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=progress,
+    )
+    click.echo(
+        f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
+        f"({report.turns} turns, {report.chunks} chunks, {report.seconds:.1f} s) -> {settings.index_path}"
+    )
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", type=int, default=None, help="How many passages.")
+@click.option("--speaker", default=None, help="Only this speaker's turns.")
+@click.option("--document", default=None, help="Only this document.")
+@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@INDEX_OPTION
+@_friendly_errors
+def search(query: str, k: int | None, speaker: str | None, document: str | None, mode: str | None,
+           as_json: bool, index_path: Path | None) -> None:
+    """Show the passages that best match QUERY."""
+    from rag.engine import Engine
+    from rag.output import passage_to_dict
+
+    engine = Engine.load(_settings(index_path))
+    options = engine.options(k=k, mode=mode)
+    if document:
+        engine.index.transcript(document)
+    speakers = engine.answerer.resolve_speakers(engine.options(speaker=speaker)) if speaker else None
+    passages = engine.answerer.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=document)
+    if as_json:
+        _echo_json([passage_to_dict(p) for p in passages])
+        return
+    for rank, passage in enumerate(passages, start=1):
+        chunk = passage.chunk
+        click.echo(f"{rank}. {chunk.speaker} [{chunk.document} turn {chunk.turn}, {chunk.char_start}-{chunk.char_end}]"
+                   f" score {passage.score:.4f}")
+        click.echo("   " + chunk.text[:300].replace("\n", " ") + ("…" if len(chunk.text) > 300 else ""))
+
+
+@main.command()
+@click.argument("question")
+@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None)
+@click.option("--k", type=int, default=None, help="How many passages to retrieve.")
+@click.option("--speaker", default=None, help="Only this speaker's turns.")
+@click.option("--document", default=None, help="Only this document.")
+@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
+@INDEX_OPTION
+@_friendly_errors
+def ask(question: str, generator: str | None, k: int | None, speaker: str | None, document: str | None,
+        mode: str | None, as_json: bool, index_path: Path | None) -> None:
+    """Answer QUESTION with verified quotations from the transcripts.
+
+    Example: rag ask "What did Lavrov say about the terrorist list?"
+    """
+    from rag.engine import Engine
+    from rag.output import answer_to_dict
+
+    engine = Engine.load(_settings(index_path))
+    if document:
+        engine.index.transcript(document)
+    chosen = engine.generator(generator)
+    fallback = engine.generator("extractive") if chosen.name != "extractive" else None
+    answer = engine.answerer.answer(
+        question, chosen, engine.options(k=k, mode=mode, speaker=speaker, document=document), fallback=fallback
+    )
+    if as_json:
+        _echo_json(answer_to_dict(answer))
+        return
+    click.echo(answer.answer)
+    if answer.fallback:
+        click.echo(f"(the {chosen.name} generator failed; this is the extractive answer)", err=True)
+    for citation in answer.citations:
+        click.echo(f"  [{citation.id}] {citation.label}, {citation.document} turn {citation.turn}, "
+                   f"chars {citation.char_start}-{citation.char_end} ({citation.status})")
+
+
+@main.command()
+@click.option("--document", default=None, help="Only this document.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@INDEX_OPTION
+@_friendly_errors
+def speakers(document: str | None, as_json: bool, index_path: Path | None) -> None:
+    """List the speakers of the indexed transcripts, with their turn counts."""
+    from rag.index import TranscriptIndex
+
+    settings = _settings(index_path)
+    index = TranscriptIndex.load(settings.index_path)
+    documents = [index.transcript(document)] if document else list(index.transcripts.values())
+    rows: dict[str, dict] = {}
+    for transcript in documents:
+        for turn in transcript.turns:
+            row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
+            row["turns"] += 1
+            if turn.label not in row["labels"]:
+                row["labels"].append(turn.label)
+            if transcript.id not in row["documents"]:
+                row["documents"].append(transcript.id)
+    if as_json:
+        _echo_json(list(rows.values()))
+        return
+    for row in rows.values():
+        click.echo(f"{row['speaker']}\t{row['turns']} turns\t{', '.join(row['labels'][:3])}")

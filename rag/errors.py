@@ -1,0 +1,78 @@
+"""Verbatim's exceptions. Every message is safe to show to a user.
+
+Our exception hierarchy:
+
+* VerbatimError
+  + TranscriptError        - a transcript cannot be read or parsed
+  + IndexError_
+    - IndexNotFound        - no index at the given path
+    - IndexCorrupt         - an index file is unreadable or inconsistent
+    - IndexMismatch        - the index was built with another embedder or format
+  + ModelError             - a model (embedder, GGUF) cannot be loaded
+  + GeneratorError         - an answer generator failed
+    - BackendUnavailable   - the LLM backend is down or timed out
+    - BadBackendOutput     - the LLM answered something unusable
+  + QuestionError          - the question is empty or too long
+  + UnknownDocument        - a document id that the index does not hold
+  + PromptError            - a prompt template is missing or lacks a variable
+"""
+
+from __future__ import annotations
+
+
+class VerbatimError(Exception):
+    """Base class of every error Verbatim raises on purpose."""
+
+
+class TranscriptError(VerbatimError):
+    """A transcript cannot be read or parsed."""
+
+    def __init__(self, message: str, *, source: str = "", line: int | None = None) -> None:
+        where = source + (f":{line}" if line is not None else "")
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.line = line
+
+
+class IndexError_(VerbatimError):
+    """The index cannot be used (named with a trailing underscore to leave the builtin alone)."""
+
+
+class IndexNotFound(IndexError_):
+    """No index exists at the given path."""
+
+
+class IndexCorrupt(IndexError_):
+    """An index file is unreadable or inconsistent with the others."""
+
+
+class IndexMismatch(IndexError_):
+    """The index was built with another embedder, dimension or format version."""
+
+
+class ModelError(VerbatimError):
+    """A model (embedder or GGUF) cannot be found or loaded."""
+
+
+class GeneratorError(VerbatimError):
+    """An answer generator failed."""
+
+
+class BackendUnavailable(GeneratorError):
+    """The LLM backend is down, refused the connection or timed out."""
+
+
+class BadBackendOutput(GeneratorError):
+    """The LLM backend answered, but with nothing usable."""
+
+
+class QuestionError(VerbatimError):
+    """The question is empty or too long."""
+
+
+class UnknownDocument(VerbatimError):
+    """The index holds no document with this id."""
+
+
+class PromptError(VerbatimError):
+    """A prompt template is missing or is rendered without a required variable."""

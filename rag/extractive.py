@@ -1,0 +1,92 @@
+"""The extractive generator: answers with the retrieved sentences that best match the question.
+
+No language model is involved, so every quotation is the transcript's text by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.generation import Draft, DraftQuote, Message
+from rag.lexical import term_overlap
+from rag.models import Passage
+from rag.sentences import sentence_spans
+
+# A sentence's score mixes meaning (cosine) with the question's own words (overlap).
+_LEXICAL_WEIGHT = 0.35
+# Greetings and thanks are sentences too, but never an answer.
+_MIN_SENTENCE_CHARS = 25
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: int
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class ExtractiveGenerator:
+    """Selects up to ``max_quotes`` sentences from the passages, best first."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3) -> None:
+        self.embedder = embedder
+        self.max_quotes = max_quotes
+        self.min_score = min_score
+
+    def generate(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Draft:
+        candidates = self._candidates(question, passages)
+        if not candidates:
+            return Draft(refused=True)
+        chosen = _select(candidates, self.max_quotes)
+        if not chosen or chosen[0].score < self.min_score:
+            return Draft(refused=True)
+        return Draft(quotes=[DraftQuote(text=c.text, passage=c.passage) for c in _merge_adjacent(chosen)])
+
+    def _candidates(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
+        raw: list[tuple[int, int, int, str]] = []
+        for number, passage in enumerate(passages, start=1):
+            chunk = passage.chunk
+            for start, end in sentence_spans(chunk.text, chunk.char_start):
+                text = chunk.text[start - chunk.char_start : end - chunk.char_start]
+                if len(text) >= _MIN_SENTENCE_CHARS:
+                    raw.append((number, start, end, text))
+        if not raw:
+            return []
+        vectors = self.embedder.embed([question] + [text for *_, text in raw])
+        cosines = vectors[1:] @ vectors[0]
+        return [
+            _Candidate(number, start, end, text, float(cos) + _LEXICAL_WEIGHT * term_overlap(question, text))
+            for (number, start, end, text), cos in zip(raw, np.asarray(cosines))
+        ]
+
+
+def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
+    """The best sentences, dropping those far below the best so weak ones do not pad the answer."""
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    best = ranked[0].score
+    return [c for c in ranked[:limit] if c.score >= best * 0.8]
+
+
+def _merge_adjacent(chosen: list[_Candidate]) -> list[_Candidate]:
+    """Join sentences that follow each other in the same passage into one longer quote."""
+    ordered = sorted(chosen, key=lambda c: (c.passage, c.start))
+    merged: list[_Candidate] = []
+    for candidate in ordered:
+        previous = merged[-1] if merged else None
+        if previous and previous.passage == candidate.passage and 0 <= candidate.start - previous.end <= 2:
+            gap = " " * (candidate.start - previous.end)
+            merged[-1] = _Candidate(
+                previous.passage, previous.start, candidate.end,
+                previous.text + gap + candidate.text, max(previous.score, candidate.score),
+            )
+        else:
+            merged.append(candidate)
+    return sorted(merged, key=lambda c: -c.score)

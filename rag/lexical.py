@@ -1,0 +1,76 @@
+"""Lexical matching: tokenisation and an Okapi BM25 index over chunk texts (pure, in memory)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have he her his
+    how i if in into is it its me my no not of on or our she so than that the their them then
+    there these they this those to up us was we were what when where which who whom why will
+    with would you your about also any just very said say says tell told think thought view
+    views position regarding concerning does did mr mrs ms dr according""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def _stem(word: str) -> str:
+    """A light suffix strip so that 'sanctions' meets 'sanction' and 'talked' meets 'talk'."""
+    for suffix, minimum in (("ies", 5), ("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
+        if word.endswith(suffix) and len(word) >= minimum and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words of ``text`` without stopwords or possessive endings."""
+    terms = []
+    for word in _WORD.findall(text.lower()):
+        word = re.sub(r"['’]s$", "", word)
+        if word not in STOPWORDS and len(word) > 1:
+            terms.append(_stem(word))
+    return terms
+
+
+class BM25Index:
+    """Okapi BM25 over a fixed list of texts, scored with numpy for every query."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self._size = len(texts)
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        lengths = np.zeros(self._size, dtype=np.float32)
+        grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for row, text in enumerate(texts):
+            counts = Counter(content_terms(text))
+            lengths[row] = sum(counts.values())
+            for term, count in counts.items():
+                grouped[term].append((row, count))
+        average = float(lengths.mean()) if self._size else 0.0
+        norm = k1 * (1 - b + b * lengths / (average or 1.0))
+        for term, pairs in grouped.items():
+            rows = np.fromiter((row for row, _ in pairs), dtype=np.int64, count=len(pairs))
+            tf = np.fromiter((count for _, count in pairs), dtype=np.float32, count=len(pairs))
+            idf = math.log(1 + (self._size - len(pairs) + 0.5) / (len(pairs) + 0.5))
+            self._postings[term] = (rows, idf * tf * (k1 + 1) / (tf + norm[rows]))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for ``query`` (zeros where nothing matches)."""
+        totals = np.zeros(self._size, dtype=np.float32)
+        for term in set(content_terms(query)):
+            posting = self._postings.get(term)
+            if posting is not None:
+                totals[posting[0]] += posting[1]
+        return totals
+
+
+def term_overlap(question: str, text: str) -> float:
+    """Share of the question's content terms that occur in ``text`` (0 when it has none)."""
+    wanted = set(content_terms(question))
+    if not wanted:
+        return 0.0
+    return len(wanted & set(content_terms(text))) / len(wanted)

@@ -1,0 +1,180 @@
+"""LLM generators: a prompt file, a chat backend, and a parser for what comes back.
+
+Two backends speak the same chat-completions shape: any OpenAI-compatible HTTP endpoint
+(``OpenAIChat``) and a GGUF model run in-process by llama-cpp-python (``LlamaCppChat``).
+Both are asked for JSON that follows ``ANSWER_SCHEMA``; output that is not such JSON is
+read as prose with ``"quoted text" [n]`` markers instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError
+from rag.generation import Draft, DraftQuote, Message
+from rag.models import Passage
+from rag.prompts import PromptTemplate
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string"},
+        "quotes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"passage": {"type": "integer"}, "text": {"type": "string"}},
+                "required": ["passage", "text"],
+            },
+        },
+        "refused": {"type": "boolean"},
+    },
+    "required": ["summary", "quotes", "refused"],
+}
+_MARKED_QUOTE = re.compile(r"[\"“]([^\"”]{8,}?)[\"”]\s*\[(\d+)\]")
+
+
+class ChatBackend(Protocol):
+    """Sends chat messages and returns the reply's text."""
+
+    name: str
+
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str: ...
+
+
+class OpenAIChat:
+    """Any OpenAI-compatible chat endpoint, through the official ``openai`` client."""
+
+    def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
+        import openai
+
+        self._openai = openai
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+        self.model = model
+        self.name = "openai"
+        self._schema_supported = True
+
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str:
+        request: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
+        if schema is not None and self._schema_supported:
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verbatim_answer", "schema": schema},
+            }
+        try:
+            response = self._client.chat.completions.create(**request)
+        except self._openai.BadRequestError as exc:
+            if "response_format" not in request:
+                raise BadBackendOutput(f"the LLM backend rejected the request: {exc.message}") from exc
+            # Backends without structured output still answer in text with [n] markers.
+            self._schema_supported = False
+            return self.complete(messages, None, max_tokens)
+        except (self._openai.APIConnectionError, self._openai.APITimeoutError) as exc:
+            raise BackendUnavailable(f"the LLM backend is unreachable: {exc}") from exc
+        except self._openai.APIStatusError as exc:
+            raise BackendUnavailable(f"the LLM backend failed with HTTP {exc.status_code}") from exc
+        if not response.choices or response.choices[0].message.content is None:
+            raise BadBackendOutput("the LLM backend returned no message")
+        return response.choices[0].message.content
+
+
+class LlamaCppChat:
+    """A GGUF model run in-process by llama-cpp-python (the ``local`` extra)."""
+
+    def __init__(self, model_path: Path, n_ctx: int, threads: int) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise GeneratorError("the local generator needs llama-cpp-python: pip install '.[local]'") from exc
+        try:
+            self._llama = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+        except (ValueError, RuntimeError) as exc:
+            raise GeneratorError(f"cannot load the GGUF model {model_path}: {exc}") from exc
+        self.name = "local"
+
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str:
+        response_format = {"type": "json_object", "schema": schema} if schema is not None else None
+        result = self._llama.create_chat_completion(
+            messages=messages, response_format=response_format, max_tokens=max_tokens, temperature=0.0
+        )
+        content = result["choices"][0]["message"].get("content")
+        if not content:
+            raise BadBackendOutput("the local model returned no message")
+        return content
+
+
+class LLMGenerator:
+    """Renders the answer prompt within a token budget, calls a chat backend, parses a ``Draft``."""
+
+    def __init__(
+        self,
+        chat: ChatBackend,
+        template: PromptTemplate,
+        count_tokens,
+        *,
+        context_tokens: int,
+        max_tokens: int,
+    ) -> None:
+        self.chat = chat
+        self.name = chat.name
+        self.template = template
+        self.count_tokens = count_tokens
+        self.context_tokens = context_tokens
+        self.max_tokens = max_tokens
+
+    def generate(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Draft:
+        prompt = self.render(question, passages, history)
+        reply = self.chat.complete([{"role": "user", "content": prompt}], ANSWER_SCHEMA, self.max_tokens)
+        return parse_reply(reply)
+
+    def render(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> str:
+        """The prompt with as many passages (best first) as the context budget allows."""
+        budget = self.context_tokens - self.max_tokens
+        kept = list(passages)
+        while True:
+            prompt = self.template.render(
+                question=question,
+                passages=[p.chunk for p in kept],
+                history=[{"role": m.role, "content": m.content} for m in history],
+            )
+            if self.count_tokens(prompt) <= budget or len(kept) <= 1:
+                return prompt
+            kept.pop()
+
+
+def parse_reply(reply: str) -> Draft:
+    """Read a backend's reply as ``ANSWER_SCHEMA`` JSON, else as prose with ``"quote" [n]`` marks.
+
+    :raises BadBackendOutput: neither shape yields anything.
+    """
+    data = _json_object(reply)
+    if isinstance(data, dict):
+        quotes = []
+        for item in data.get("quotes") or []:
+            if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip():
+                passage = item.get("passage")
+                quotes.append(DraftQuote(text=item["text"], passage=passage if isinstance(passage, int) else None))
+        summary = data.get("summary") if isinstance(data.get("summary"), str) else ""
+        return Draft(quotes=quotes, summary=summary.strip(), refused=bool(data.get("refused")) and not quotes)
+    quotes = [DraftQuote(text=m.group(1), passage=int(m.group(2))) for m in _MARKED_QUOTE.finditer(reply)]
+    if not quotes:
+        raise BadBackendOutput("the LLM reply holds neither the answer JSON nor any marked quotation")
+    return Draft(quotes=quotes)
+
+
+def _json_object(reply: str) -> Any:
+    text = reply.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        return None

@@ -1,0 +1,123 @@
+"""The value objects that flow between Verbatim's components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn of a transcript.
+
+    ``text`` is exactly ``transcript.text[char_start:char_end]``: the words spoken, without
+    the label and without a leading stage direction such as "(Via interpreter)".
+    ``span_start``/``span_end`` cover the whole turn as written, label included.
+    """
+
+    document: str
+    index: int
+    label: str
+    speaker: str
+    text: str
+    char_start: int
+    char_end: int
+    span_start: int
+    span_end: int
+    line: int
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A parsed transcript: its original decoded text and its turns."""
+
+    id: str
+    source: str
+    text: str
+    sha256: str
+    turns: tuple[Turn, ...]
+
+    @property
+    def speakers(self) -> list[str]:
+        """Canonical speakers in order of first appearance."""
+        return list(dict.fromkeys(turn.speaker for turn in self.turns))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of one turn; ``text`` is the document's ``[char_start:char_end]``."""
+
+    id: str
+    document: str
+    turn: int
+    part: int
+    speaker: str
+    label: str
+    text: str
+    char_start: int
+    char_end: int
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk returned by retrieval, with its fused score and per-retriever ranks."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuoteCheck:
+    """The outcome of looking one quotation up in its transcript.
+
+    ``status`` is ``exact`` (found as written), ``normalized`` (found once typography was
+    folded), ``repaired`` (replaced by a near-exact span of the transcript) or ``not_found``.
+    ``source_text`` is the transcript's own text at ``start:end``; it is what gets shown.
+    """
+
+    quote: str
+    status: str
+    document: str | None = None
+    start: int | None = None
+    end: int | None = None
+    source_text: str | None = None
+    similarity: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        return self.status != "not_found"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified quotation, attributed to the turn that contains it."""
+
+    id: int
+    quote: str
+    speaker: str
+    label: str
+    document: str
+    turn: int
+    char_start: int
+    char_end: int
+    status: str = "exact"
+
+
+@dataclass
+class Answer:
+    """What Verbatim answers: text referring to citations as ``[id]``, and those citations."""
+
+    question: str
+    answer: str
+    refused: bool
+    generator: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    refusal_reason: str | None = None
+    fallback: bool = False
+    quotes_dropped: int = 0
+    quotes_repaired: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,42 @@
+"""Plain-dict views of answers and passages: the JSON shape shared by the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rag.models import Answer, Passage
+
+
+def passage_to_dict(passage: Passage) -> dict[str, Any]:
+    chunk = passage.chunk
+    return {
+        "id": chunk.id,
+        "document": chunk.document,
+        "turn": chunk.turn,
+        "part": chunk.part,
+        "speaker": chunk.speaker,
+        "label": chunk.label,
+        "text": chunk.text,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "score": round(passage.score, 6),
+        "dense_score": None if passage.dense_score is None else round(passage.dense_score, 6),
+        "ranks": dict(passage.ranks),
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "refusal_reason": answer.refusal_reason,
+        "generator": answer.generator,
+        "fallback": answer.fallback,
+        "citations": [asdict(citation) for citation in answer.citations],
+        "passages": [passage_to_dict(passage) for passage in answer.passages],
+        "quotes_dropped": answer.quotes_dropped,
+        "quotes_repaired": answer.quotes_repaired,
+        "timings_ms": dict(answer.timings_ms),
+    }

@@ -1,0 +1,54 @@
+"""Sentence boundaries as character spans: pure functions shared by chunking and answering."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations that end with a period without ending the sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof hon st mt gen gov sen rep jr sr vs etc no nos u.s u.n u.k e.g i.e
+    a.m p.m jan feb mar apr jun jul aug sep sept oct nov dec lt col capt sgt rt""".split()
+)
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n[ \t]*\n")
+_LEADING_DIRECTION = re.compile(r"\([^()\n]{1,40}\)\s*")
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Split ``text`` into sentences; spans are ``(start, end)`` shifted by ``offset``.
+
+    Spans exclude surrounding whitespace and a leading stage direction such as
+    "(Via interpreter)", so each span is text that someone actually said.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        if match.group().strip() and _ends_with_abbreviation(text, match.start()):
+            continue
+        end = match.end() if match.group().strip() else match.start()
+        _append_trimmed(text, start, end, spans)
+        start = match.end()
+    _append_trimmed(text, start, len(text), spans)
+    return [(s + offset, e + offset) for s, e in spans]
+
+
+def _ends_with_abbreviation(text: str, period_at: int) -> bool:
+    if text[period_at] != ".":
+        return False
+    word_start = period_at
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:period_at].lower().lstrip("(\"'“‘")
+    # Single capitals are initials ("John F. Kennedy"), not sentence ends.
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    direction = _LEADING_DIRECTION.match(text, start, end)
+    if direction and direction.end() < end:
+        start = direction.end()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))

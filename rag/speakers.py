@@ -1,0 +1,114 @@
+"""Who a question is about: the corpus's speakers it names, and named people who never speak."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.models import Transcript
+from rag.parsing import parenthesised_parts
+
+# "(NANAIMO-LADYSMITH, GP)" is a riding and a party, not an office anyone would ask about.
+_RIDING = re.compile(r",\s*(?:LIB|CPC|NDP|BQ|GP|IND|CON|LAB|SNP|PC)\.?\s*$", re.IGNORECASE)
+_TITLE_PREFIX = re.compile(
+    r"^(?:the\s+)?((?:(?:foreign|prime|deputy|vice|under|assistant|acting)\s+)*"
+    r"(?:minister|secretary|president|chair|chairman|chairwoman|senator|ambassador|governor|speaker|"
+    r"moderator|spokesperson|spokesman)(?:\s+of\s+[a-z ]+)?)\b",
+    re.IGNORECASE,
+)
+# Press transcripts label the journalists' turns by role; questions name them by profession.
+_PRESS_ROLES = {
+    label: {"journalist", "journalists", "reporter", "reporters", "questioner"}
+    for label in ("QUESTION", "Q", "REPORTER", "PRESS")
+}
+_PERSONAL_TITLE = r"(?:President|Minister|Secretary|Senator|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prime Minister|Chancellor|King|Queen|Ambassador|Envoy|General)"
+_NAME = r"(?:(?:de|van|von|al|bin|da|du)\s+)?[A-Z][a-zA-Z'’\-]+(?:\s+(?:de|van|von|al|bin)?\s*[A-Z][a-zA-Z'’\-]+)*"
+_ASKS_ABOUT = [
+    re.compile(
+        rf"\b(?:did|does|do|has|had|would|will|is|was)\s+(?:{_PERSONAL_TITLE}\s+)?(?P<name>{_NAME})\s+"
+        r"(?:say|said|think|thinks|feel|claim|state|mention|tell|argue|believe|respond|answer|propose|"
+        r"suggest|announce|want|report|promise|explain|describe|reply|comment|note|add|stress|insist)\b"
+    ),
+    re.compile(
+        rf"(?:^|[\s(])(?:{_PERSONAL_TITLE}\s+)?(?P<name>{_NAME})(?:'s|’s)\s+(?:view|views|position|opinion|"
+        r"stance|remarks|comments|statement|words|answer|response|take|thoughts|reply|argument)\b"
+    ),
+    re.compile(rf"\baccording to\s+(?:{_PERSONAL_TITLE}\s+)?(?P<name>{_NAME})"),
+]
+
+
+@dataclass(frozen=True)
+class SpeakerMention:
+    """Speakers of the corpus a question names, and names of people who never speak in it."""
+
+    speakers: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+
+
+class SpeakerDirectory:
+    """Every way a question may name a speaker of the corpus: full name, surname, office."""
+
+    def __init__(self, transcripts: Iterable[Transcript]) -> None:
+        self._aliases: dict[str, set[str]] = defaultdict(set)
+        self._texts: list[str] = []
+        for transcript in transcripts:
+            self._texts.append(transcript.text)
+            for turn in transcript.turns:
+                for alias in _aliases_of(turn.label, turn.speaker):
+                    self._aliases[alias].add(turn.speaker)
+        # Longest first, so "prime minister" wins over "minister" and full names over surnames.
+        self._ordered = sorted(self._aliases, key=len, reverse=True)
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({speaker for names in self._aliases.values() for speaker in names})
+
+    def mention(self, question: str) -> SpeakerMention:
+        """Which speakers ``question`` names, and which named people never speak here."""
+        lowered = " " + re.sub(r"[^\w'’\- ]+", " ", question.lower()) + " "
+        found: list[str] = []
+        consumed = lowered
+        for alias in self._ordered:
+            pattern = rf"(?<![\w'’-]){re.escape(alias)}(?:'s|’s)?(?![\w'’-])"
+            if re.search(pattern, consumed):
+                found.extend(sorted(self._aliases[alias]))
+                consumed = re.sub(pattern, " ", consumed)
+        absent = [name for name in _named_people(question) if self._is_absent(name)]
+        return SpeakerMention(tuple(dict.fromkeys(found)), tuple(dict.fromkeys(absent)))
+
+    def _is_absent(self, name: str) -> bool:
+        """A name that is no speaker's, and that the corpus uses for a person or never uses."""
+        lowered = name.lower()
+        if any(lowered == alias or lowered.endswith(" " + alias) for alias in self._aliases):
+            return False
+        as_person = re.compile(rf"\b{_PERSONAL_TITLE}\s+(?:[A-Z][\w'’\-]+\s+)?{re.escape(name)}\b")
+        as_word = re.compile(rf"\b{re.escape(name)}\b")
+        in_corpus = any(as_word.search(text) for text in self._texts)
+        return not in_corpus or any(as_person.search(text) for text in self._texts)
+
+
+def _aliases_of(label: str, speaker: str) -> set[str]:
+    aliases = {speaker.lower()}
+    words = speaker.lower().split()
+    if len(words) > 1:
+        aliases.add(words[-1])
+    for part in parenthesised_parts(label):
+        if not _RIDING.search(part) and "(" not in part:
+            aliases.add(part.lower())
+    head = label[: label.find("(")] if "(" in label else label
+    title = _TITLE_PREFIX.match(head.strip())
+    if title and title.group(1).lower() not in aliases:
+        aliases.add(title.group(1).lower())
+    if speaker in _PRESS_ROLES:
+        aliases.update(_PRESS_ROLES[speaker])
+    return {alias.strip() for alias in aliases if len(alias.strip()) > 2}
+
+
+def _named_people(question: str) -> list[str]:
+    names = []
+    for pattern in _ASKS_ABOUT:
+        for match in pattern.finditer(question):
+            names.append(match.group("name").strip())
+    return names
