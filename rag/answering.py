@@ -8,14 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.errors import GeneratorError, QuestionError
-from rag.generation import Draft, Generator, Message
-from rag.lexical import term_overlap
+from rag.generation import Draft, Generator, Message, previous_question
+from rag.lexical import term_overlap, unknown_share
 from rag.models import Answer, Citation, Passage, Transcript
 from rag.retrieval import Mode, Retriever
 from rag.speakers import SpeakerDirectory
 from rag.verify import QuoteVerifier
 
 NOT_COVERED = "The transcript does not cover this question."
+DECLINED = "The passages retrieved do not answer this question."
 _MARKER = re.compile(r"\[(\d+)\]")
 _INLINE_QUOTE = re.compile(r"[\"“]([^\"”]*)[\"”]")
 
@@ -29,8 +30,9 @@ class AnswerOptions:
     speaker: str | None = None
     document: str | None = None
     speaker_aware: bool = True
-    min_dense_score: float = 0.33
+    min_dense_score: float = 0.34
     min_lexical_overlap: float = 0.5
+    max_unknown_share: float = 0.5
     max_question_chars: int = 1000
 
 
@@ -68,7 +70,12 @@ class Answerer:
             who = ", ".join(s.title() for s in self.retriever.index.speakers(options.document)[:8])
             return _refusal(question, generator.name, f"{names} does not speak in this transcript (speakers: {who}).", timings, started)
 
-        query = _with_context(question, history)
+        # Once the speaker filter holds the "who", the search is about the "what"; a follow-up
+        # ("and what did Kerry say about it?") borrows the "what" of the previous question.
+        query = mention.topic if speakers else question
+        earlier = previous_question(history)
+        if earlier:
+            query = f"{self.directory.mention(earlier).topic} {query}"
         clock = time.perf_counter()
         passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=options.document)
         timings["retrieval"] = _ms(clock)
@@ -78,18 +85,26 @@ class Answerer:
                 if speakers else NOT_COVERED
             )
             return _refusal(question, generator.name, reason, timings, started)
-        if not _has_evidence(question, passages, options):
+        if not self._has_evidence(mention.topic or question, passages, options):
             return _refusal(question, generator.name, NOT_COVERED, timings, started, passages)
 
-        answer = self._draft_and_verify(question, passages, generator, history, timings)
-        if fallback is not None and (answer is None or (not answer.citations and not answer.refused)):
-            answer = self._draft_and_verify(question, passages, fallback, history, timings)
+        answer = self._draft_and_verify(question, query, passages, generator, history, timings)
+        if fallback is not None and (answer is None or (not answer.citations and answer.refusal_reason != DECLINED)):
+            answer = self._draft_and_verify(question, query, passages, fallback, history, timings)
             if answer is not None:
                 answer.fallback = True
         if answer is None:
             return _refusal(question, generator.name, "The answer generator failed.", timings, started, passages)
         answer.timings_ms = {**timings, "total": _ms(started)}
         return answer
+
+    def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions) -> bool:
+        """Whether the passages plausibly answer the question's topic at all."""
+        if max((p.dense_score or 0.0) for p in passages) >= options.min_dense_score:
+            return True
+        best_overlap = max(term_overlap(topic, p.chunk.text) for p in passages)
+        unknown = unknown_share(topic, self.retriever.vocabulary)
+        return best_overlap >= options.min_lexical_overlap and unknown < options.max_unknown_share
 
     def resolve_speakers(self, options: AnswerOptions, mentioned: Sequence[str] = ()) -> list[str]:
         """The speakers to restrict to: the explicit option, else those the question names."""
@@ -101,6 +116,7 @@ class Answerer:
     def _draft_and_verify(
         self,
         question: str,
+        focus: str,
         passages: list[Passage],
         generator: Generator,
         history: Sequence[Message],
@@ -108,7 +124,7 @@ class Answerer:
     ) -> Answer | None:
         clock = time.perf_counter()
         try:
-            draft = generator.generate(question, passages, history)
+            draft = generator.generate(question, passages, history, focus=focus)
         except GeneratorError:
             timings[f"generation_{generator.name}"] = _ms(clock)
             return None
@@ -154,11 +170,11 @@ class Answerer:
                 renumber.setdefault(position, []).append(citation.id)
                 repaired += check.status == "repaired"
         if not citations:
-            refused = draft.refused or not draft.quotes or dropped > 0
+            # An explicit "no answer here" differs from quotes that failed verification.
+            reason = DECLINED if draft.refused else NOT_COVERED
             return Answer(
-                question=question, answer=NOT_COVERED if refused else "", refused=refused, generator=generator,
-                passages=passages, refusal_reason=NOT_COVERED if refused else None,
-                quotes_dropped=dropped,
+                question=question, answer=reason, refused=True, generator=generator,
+                passages=passages, refusal_reason=reason, quotes_dropped=dropped,
             )
         text = _render(draft.summary, citations, renumber)
         return Answer(
@@ -208,18 +224,6 @@ def _render(summary: str, citations: list[Citation], renumber: dict[int, list[in
 
 def _display(speaker: str) -> str:
     return "A journalist" if speaker == "QUESTION" else speaker.title()
-
-
-def _has_evidence(question: str, passages: list[Passage], options: AnswerOptions) -> bool:
-    best_dense = max((p.dense_score or 0.0) for p in passages)
-    best_overlap = max(term_overlap(question, p.chunk.text) for p in passages)
-    return best_dense >= options.min_dense_score or best_overlap >= options.min_lexical_overlap
-
-
-def _with_context(question: str, history: Sequence[Message]) -> str:
-    """A follow-up ("and what did Kerry say about it?") is searched with the previous question."""
-    previous = [m.content for m in history if m.role == "user"]
-    return f"{previous[-1]} {question}" if previous else question
 
 
 def _refusal(

@@ -57,16 +57,13 @@ def _fit_pieces(
         if count_tokens(text[start:end]) <= max_tokens:
             pieces.append((start, end))
             continue
-        piece_start = start
-        last_space = None
-        position = start
-        while position < end:
-            if text[position].isspace():
-                if count_tokens(text[piece_start:position]) > max_tokens and last_space:
-                    pieces.append((piece_start, last_space))
-                    piece_start = last_space + 1
-                last_space = position
-            position += 1
+        piece_start, last_break = start, None
+        breaks = [i for i in range(start, end) if text[i].isspace()] + [end]
+        for position in breaks:
+            if count_tokens(text[piece_start:position]) > max_tokens and last_break is not None:
+                pieces.append((piece_start, last_break))
+                piece_start = last_break + 1
+            last_break = position
         pieces.append((piece_start, end))
     return pieces
 

@@ -36,13 +36,18 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3) -> None:
+    def __init__(self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3, cache_size: int = 20000) -> None:
         self.embedder = embedder
         self.max_quotes = max_quotes
         self.min_score = min_score
+        # Sentence vectors by (document, start, end): the same passages come back for many questions.
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._cache_size = cache_size
 
-    def generate(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Draft:
-        candidates = self._candidates(question, passages)
+    def generate(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
+    ) -> Draft:
+        candidates = self._candidates(focus or question, passages)
         if not candidates:
             return Draft(refused=True)
         chosen = _select(candidates, self.max_quotes)
@@ -51,21 +56,35 @@ class ExtractiveGenerator:
         return Draft(quotes=[DraftQuote(text=c.text, passage=c.passage) for c in _merge_adjacent(chosen)])
 
     def _candidates(self, question: str, passages: Sequence[Passage]) -> list[_Candidate]:
-        raw: list[tuple[int, int, int, str]] = []
+        raw: list[tuple[int, str, int, int, str]] = []
         for number, passage in enumerate(passages, start=1):
             chunk = passage.chunk
             for start, end in sentence_spans(chunk.text, chunk.char_start):
                 text = chunk.text[start - chunk.char_start : end - chunk.char_start]
                 if len(text) >= _MIN_SENTENCE_CHARS:
-                    raw.append((number, start, end, text))
+                    raw.append((number, chunk.document, start, end, text))
         if not raw:
             return []
-        vectors = self.embedder.embed([question] + [text for *_, text in raw])
-        cosines = vectors[1:] @ vectors[0]
+        question_vector = self.embedder.embed([question])[0]
+        vectors = self._sentence_vectors(raw)
+        cosines = vectors @ question_vector
         return [
             _Candidate(number, start, end, text, float(cos) + _LEXICAL_WEIGHT * term_overlap(question, text))
-            for (number, start, end, text), cos in zip(raw, np.asarray(cosines))
+            for (number, _, start, end, text), cos in zip(raw, cosines)
         ]
+
+    def _sentence_vectors(self, raw: list[tuple[int, str, int, int, str]]) -> np.ndarray:
+        keys = [(document, start, end) for _, document, start, end, _ in raw]
+        # A local copy, so that another thread clearing the cache cannot pull a vector away.
+        found = {key: self._vectors.get(key) for key in keys}
+        missing = [i for i, key in enumerate(keys) if found[key] is None]
+        if missing:
+            for i, vector in zip(missing, self.embedder.embed([raw[i][4] for i in missing])):
+                found[keys[i]] = vector
+            if len(self._vectors) + len(missing) > self._cache_size:
+                self._vectors.clear()
+            self._vectors.update((keys[i], found[keys[i]]) for i in missing)
+        return np.stack([found[key] for key in keys])
 
 
 def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:

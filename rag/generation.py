@@ -43,4 +43,14 @@ class Generator(Protocol):
 
     name: str
 
-    def generate(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Draft: ...
+    def generate(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
+    ) -> Draft:
+        """Draft an answer; ``focus`` is what to look for (the question's topic in context)."""
+        ...
+
+
+def previous_question(history: Sequence[Message]) -> str | None:
+    """The last question the user asked before this one, if any."""
+    asked = [m.content for m in history if m.role == "user"]
+    return asked[-1] if asked else None

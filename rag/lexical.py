@@ -58,6 +58,9 @@ class BM25Index:
             idf = math.log(1 + (self._size - len(pairs) + 0.5) / (len(pairs) + 0.5))
             self._postings[term] = (rows, idf * tf * (k1 + 1) / (tf + norm[rows]))
 
+    def __contains__(self, term: str) -> bool:
+        return term in self._postings
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros where nothing matches)."""
         totals = np.zeros(self._size, dtype=np.float32)
@@ -66,6 +69,14 @@ class BM25Index:
             if posting is not None:
                 totals[posting[0]] += posting[1]
         return totals
+
+
+def unknown_share(question: str, vocabulary: BM25Index) -> float:
+    """Share of the question's content terms that occur nowhere in the indexed texts."""
+    terms = set(content_terms(question))
+    if not terms:
+        return 0.0
+    return sum(term not in vocabulary for term in terms) / len(terms)
 
 
 def term_overlap(question: str, text: str) -> float:

@@ -107,6 +107,27 @@ class LlamaCppChat:
         return content
 
 
+class ScriptedChat:
+    """A chat backend that replays canned replies in order: for tests and demos, no model.
+
+    A reply that is an exception instance is raised instead of returned.
+    """
+
+    def __init__(self, replies: Sequence[str | Exception], name: str = "scripted") -> None:
+        self._replies = list(replies)
+        self.name = name
+        self.prompts: list[str] = []
+
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str:
+        self.prompts.append(messages[-1]["content"])
+        if not self._replies:
+            raise BadBackendOutput("the scripted backend has no reply left")
+        reply = self._replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
 class LLMGenerator:
     """Renders the answer prompt within a token budget, calls a chat backend, parses a ``Draft``."""
 
@@ -126,7 +147,9 @@ class LLMGenerator:
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
 
-    def generate(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Draft:
+    def generate(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
+    ) -> Draft:
         prompt = self.render(question, passages, history)
         reply = self.chat.complete([{"role": "user", "content": prompt}], ANSWER_SCHEMA, self.max_tokens)
         return parse_reply(reply)

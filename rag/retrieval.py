@@ -24,7 +24,7 @@ class Retriever:
         self.embedder = embedder
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
-        self._bm25 = BM25Index([chunk.text for chunk in index.chunks])
+        self.vocabulary = BM25Index([chunk.text for chunk in index.chunks])
         self._vectors = index.store.vectors()
 
     def search(
@@ -81,7 +81,7 @@ class Retriever:
         ]
 
     def _bm25_ranking(self, query: str, allowed: list[int] | None) -> list[int]:
-        scores = self._bm25.scores(query)
+        scores = self.vocabulary.scores(query)
         if allowed is not None:
             mask = np.full(scores.shape, -1.0, dtype=np.float32)
             mask[allowed] = scores[allowed]

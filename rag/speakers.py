@@ -24,14 +24,16 @@ _PRESS_ROLES = {
     for label in ("QUESTION", "Q", "REPORTER", "PRESS")
 }
 _PERSONAL_TITLE = r"(?:President|Minister|Secretary|Senator|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prime Minister|Chancellor|King|Queen|Ambassador|Envoy|General)"
-_NAME = r"(?:(?:de|van|von|al|bin|da|du)\s+)?[A-Z][a-zA-Z'’\-]+(?:\s+(?:de|van|von|al|bin)?\s*[A-Z][a-zA-Z'’\-]+)*"
+_PARTICLE = r"(?:(?:de|van|von|al|bin|da|du)\s+|al-|el-)"
+_NAME = rf"{_PARTICLE}?[A-Z][a-zA-Z'’\-]+(?:\s+{_PARTICLE}?[A-Z][a-zA-Z'’\-]+)*"
 _ASKS_ABOUT = [
     re.compile(
         rf"\b(?:did|does|do|has|had|would|will|is|was)\s+(?:{_PERSONAL_TITLE}\s+)?(?P<name>{_NAME})\s+"
+        r"(?:himself\s+|herself\s+|personally\s+|actually\s+|really\s+|also\s+|ever\s+)?"
         r"(?:say|said|think|thinks|feel|claim|state|mention|tell|argue|believe|respond|answer|propose|"
         r"suggest|announce|want|report|promise|explain|describe|reply|comment|note|add|stress|insist)\b"
     ),
-    re.compile(
+    _POSSESSIVE := re.compile(
         rf"(?:^|[\s(])(?:{_PERSONAL_TITLE}\s+)?(?P<name>{_NAME})(?:'s|’s)\s+(?:view|views|position|opinion|"
         r"stance|remarks|comments|statement|words|answer|response|take|thoughts|reply|argument)\b"
     ),
@@ -45,6 +47,7 @@ class SpeakerMention:
 
     speakers: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
+    topic: str = ""
 
 
 class SpeakerDirectory:
@@ -75,8 +78,12 @@ class SpeakerDirectory:
             if re.search(pattern, consumed):
                 found.extend(sorted(self._aliases[alias]))
                 consumed = re.sub(pattern, " ", consumed)
-        absent = [name for name in _named_people(question) if self._is_absent(name)]
-        return SpeakerMention(tuple(dict.fromkeys(found)), tuple(dict.fromkeys(absent)))
+        named = [(name, subject) for name, subject in _named_people(question) if self._is_absent(name)]
+        absent = tuple(dict.fromkeys(name for name, _ in named))
+        if any(subject for _, subject in named):
+            # "What did Putin tell reporters?" asks about Putin, whoever else it names.
+            found = []
+        return SpeakerMention(tuple(dict.fromkeys(found)), absent, " ".join(consumed.split()))
 
     def _is_absent(self, name: str) -> bool:
         """A name that is no speaker's, and that the corpus uses for a person or never uses."""
@@ -106,9 +113,10 @@ def _aliases_of(label: str, speaker: str) -> set[str]:
     return {alias.strip() for alias in aliases if len(alias.strip()) > 2}
 
 
-def _named_people(question: str) -> list[str]:
+def _named_people(question: str) -> list[tuple[str, bool]]:
+    """Names a question asks about, each with whether it is the subject ("did X say")."""
     names = []
     for pattern in _ASKS_ABOUT:
         for match in pattern.finditer(question):
-            names.append(match.group("name").strip())
+            names.append((match.group("name").strip(), pattern is not _POSSESSIVE))
     return names

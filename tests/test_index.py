@@ -1,0 +1,137 @@
+import json
+import shutil
+
+import pytest
+
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, TranscriptError, UnknownDocument
+from rag.embedding import HashEmbedder
+from rag.index import TranscriptIndex
+from rag.ingest import ingest_files, remove_document
+from rag.store import FaissStore
+
+TWO_TURNS = "ALICE SMITH: We will open the bridge in May.\n\nBOB JONES: The budget is not approved yet.\n"
+
+
+@pytest.fixture
+def ingest(counter):
+    def run(paths, index_path, embedder=None):
+        return ingest_files(paths, index_path, embedder or HashEmbedder(), count_tokens=counter.count, max_tokens=64)
+
+    return run
+
+
+def test_ingest_is_incremental(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    other = tmp_path / "meeting.txt"
+    other.write_text(TWO_TURNS, encoding="utf-8")
+
+    first = ingest([seed_path], index_path)
+    assert (first.added, first.replaced, first.unchanged) == (["kerry-lavrov-moscow-2015-12-15"], [], [])
+
+    second = ingest([seed_path, other], index_path)
+    assert (second.added, second.unchanged) == (["meeting"], ["kerry-lavrov-moscow-2015-12-15"])
+
+    again = ingest([seed_path, other], index_path)
+    assert (again.added, again.replaced, again.chunks) == ([], [], 0)
+
+    other.write_text(TWO_TURNS.replace("May", "June"), encoding="utf-8")
+    changed = ingest([other], index_path)
+    assert changed.replaced == ["meeting"]
+
+    index = TranscriptIndex.load(index_path, "hash-64")
+    meeting = [c for c in index.chunks if c.document == "meeting"]
+    assert [c.text for c in meeting] == ["We will open the bridge in June.", "The budget is not approved yet."]
+    assert len(index.store) == len(index.chunks)
+    assert sorted(p.name for p in index_path.iterdir() if p.name.startswith("gen-")) == ["gen-000003"]
+
+
+def test_a_bad_file_in_a_batch_changes_nothing(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    ingest([seed_path], index_path)
+    before = (index_path / "manifest.json").read_text()
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe not utf-8")
+    good = tmp_path / "good.txt"
+    good.write_text(TWO_TURNS, encoding="utf-8")
+    with pytest.raises(TranscriptError, match="bad.txt:1: not valid UTF-8"):
+        ingest([good, bad], index_path)
+    assert (index_path / "manifest.json").read_text() == before
+
+
+def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, ingest, seed_path, monkeypatch):
+    index_path = tmp_path / "index"
+    ingest([seed_path], index_path)
+    other = tmp_path / "meeting.txt"
+    other.write_text(TWO_TURNS, encoding="utf-8")
+
+    def crash(self, path):
+        path.write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(FaissStore, "write", crash)
+    with pytest.raises(OSError, match="disk full"):
+        ingest([other], index_path)
+    monkeypatch.undo()
+    index = TranscriptIndex.load(index_path, "hash-64")
+    assert list(index.transcripts) == ["kerry-lavrov-moscow-2015-12-15"]
+    assert not [p for p in index_path.iterdir() if p.name.startswith(".gen-")]
+
+
+def test_loading_with_another_embedder_fails_clearly(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    ingest([seed_path], index_path)
+    with pytest.raises(IndexMismatch, match="built with embedder 'hash-64', but 'all-MiniLM-L6-v2' is configured"):
+        TranscriptIndex.load(index_path, "all-MiniLM-L6-v2")
+    with pytest.raises(IndexMismatch):
+        ingest([seed_path], index_path, HashEmbedder(dim=32))
+
+
+def test_corrupt_files_fail_with_a_message_naming_them(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    ingest([seed_path], index_path)
+    generation = next(p for p in index_path.iterdir() if p.name.startswith("gen-"))
+
+    broken = tmp_path / "broken-vectors"
+    shutil.copytree(index_path, broken)
+    (broken / generation.name / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match="cannot read the vector file"):
+        TranscriptIndex.load(broken)
+
+    truncated = tmp_path / "truncated-chunks"
+    shutil.copytree(index_path, truncated)
+    lines = (truncated / generation.name / "chunks.jsonl").read_text().splitlines()
+    (truncated / generation.name / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(IndexCorrupt, match="83 chunks but 84 vectors; rebuild it"):
+        TranscriptIndex.load(truncated)
+
+    manifest = tmp_path / "bad-manifest"
+    shutil.copytree(index_path, manifest)
+    (manifest / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="cannot read"):
+        TranscriptIndex.load(manifest)
+
+    text = tmp_path / "edited-text"
+    shutil.copytree(index_path, text)
+    stored = next((text / "texts").iterdir())
+    stored.write_text(stored.read_text().replace("Lavrov", "Putin"))
+    with pytest.raises(IndexCorrupt, match="does not match its hash"):
+        TranscriptIndex.load(text)
+
+    with pytest.raises(IndexNotFound, match="run 'rag ingest' first"):
+        TranscriptIndex.load(tmp_path / "nowhere")
+
+
+def test_remove_document(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    other = tmp_path / "meeting.txt"
+    other.write_text(TWO_TURNS, encoding="utf-8")
+    ingest([seed_path, other], index_path)
+    remove_document(index_path, "hash-64", "kerry-lavrov-moscow-2015-12-15")
+    index = TranscriptIndex.load(index_path)
+    assert list(index.transcripts) == ["meeting"]
+    assert [c.document for c in index.chunks] == ["meeting", "meeting"]
+    assert len(list((index_path / "texts").iterdir())) == 1
+    manifest = json.loads((index_path / "manifest.json").read_text())
+    assert list(manifest["documents"]) == ["meeting"]
+    with pytest.raises(UnknownDocument):
+        remove_document(index_path, "hash-64", "kerry-lavrov-moscow-2015-12-15")

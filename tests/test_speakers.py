@@ -1,0 +1,36 @@
+import pytest
+
+from rag.parsing import read_transcript
+from rag.speakers import SpeakerDirectory
+
+
+@pytest.fixture(scope="module")
+def seed_directory(seed_path):
+    return SpeakerDirectory([read_transcript(seed_path)])
+
+
+@pytest.mark.parametrize(
+    ("question", "speakers", "absent"),
+    [
+        ("What did Lavrov say about the terrorist list?", ("LAVROV",), ()),
+        ("Kerry's view on Assad?", ("KERRY",), ()),
+        ("What did the Russian foreign minister say about Jordan?", ("LAVROV",), ()),
+        ("What did Putin say about Syria?", (), ("Putin",)),
+        ("What did President Obama say about isolation?", (), ("Obama",)),
+        ("What did de Mistura say?", (), ("de Mistura",)),
+        ("What did Merkel think of the sanctions?", (), ("Merkel",)),
+        ("What did Russia say about Ukraine?", (), ()),
+        ("What did the journalists ask?", ("QUESTION",), ()),
+        ("How did Kerry answer Lavrov?", ("LAVROV", "KERRY"), ()),
+    ],
+)
+def test_speaker_mentions_in_the_seed(seed_directory, question, speakers, absent):
+    mention = seed_directory.mention(question)
+    assert (set(mention.speakers), mention.absent) == (set(speakers), absent)
+
+
+def test_offices_in_parentheses_name_their_holder(qmsum_dir):
+    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "covid_2.txt")])
+    assert directory.mention("What did the Prime Minister say about fraud?").speakers == ("JUSTIN TRUDEAU",)
+    assert directory.mention("What did the Minister of Seniors say about seniors?").speakers == ("DEB SCHULTE",)
+    assert directory.mention("What did Scheer ask?").speakers == ("ANDREW SCHEER",)
