@@ -44,10 +44,7 @@ class PackagedModel:
 
 def _split(dist_prefix: str, version: str, count: int) -> tuple[Part, ...]:
     module = dist_prefix.replace("-", "_")
-    return tuple(
-        Part(f"{dist_prefix}{i}", version, f"{module}{i}/data/part{i:02d}.bin")
-        for i in range(1, count + 1)
-    )
+    return tuple(Part(f"{dist_prefix}{i}", version, f"{module}{i}/data/part{i:02d}.bin") for i in range(1, count + 1))
 
 
 MODELS: dict[str, PackagedModel] = {
@@ -76,11 +73,9 @@ MODELS: dict[str, PackagedModel] = {
 
 
 def _model(model_name: str) -> PackagedModel:
-    try:
-        return MODELS[model_name]
-    except KeyError:
-        known = ", ".join(sorted(MODELS))
-        raise ModelError(f"unknown packaged model {model_name!r} (known: {known})") from None
+    if model_name not in MODELS:
+        raise ModelError(f"unknown packaged model {model_name!r} (known: {', '.join(MODELS)})")
+    return MODELS[model_name]
 
 
 def _pip_hint(model: PackagedModel) -> str:
@@ -115,11 +110,8 @@ def locate_parts(model_name: str) -> list[Path]:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _stamp(path: Path) -> Path:
@@ -132,8 +124,7 @@ def _is_valid(path: Path, model: PackagedModel) -> bool:
         return False
     stamp = _stamp(path)
     if stamp.is_file() and stamp.stat().st_mtime >= path.stat().st_mtime:
-        if stamp.read_text(encoding="ascii").strip() == model.sha256:
-            return True
+        return stamp.read_text(encoding="ascii").strip() == model.sha256
     if _sha256_file(path) != model.sha256:
         return False
     stamp.write_text(model.sha256 + "\n", encoding="ascii")

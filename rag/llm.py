@@ -47,7 +47,13 @@ class ChatBackend(Protocol):
 
 
 class OpenAIChat:
-    """Any OpenAI-compatible chat endpoint, through the official ``openai`` client."""
+    """Any OpenAI-compatible chat endpoint, through the official ``openai`` client.
+
+    Structured output is asked for in the first shape the backend accepts: OpenAI's
+    ``json_schema``, then llama.cpp's ``json_object`` with a ``schema``, then plain text.
+    """
+
+    _FORMATS = ("json_schema", "json_object", None)
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
         import openai
@@ -56,27 +62,29 @@ class OpenAIChat:
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
         self.model = model
         self.name = "openai"
-        self._schema_supported = True
+        self._format_index = 0
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str:
-        request: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
-        if schema is not None and self._schema_supported:
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "verbatim_answer", "schema": schema},
+        while True:
+            style = self._FORMATS[self._format_index] if schema is not None else None
+            request: dict[str, Any] = {
+                "model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0,
             }
-        try:
-            response = self._client.chat.completions.create(**request)
-        except self._openai.BadRequestError as exc:
-            if "response_format" not in request:
-                raise BadBackendOutput(f"the LLM backend rejected the request: {exc.message}") from exc
-            # Backends without structured output still answer in text with [n] markers.
-            self._schema_supported = False
-            return self.complete(messages, None, max_tokens)
-        except (self._openai.APIConnectionError, self._openai.APITimeoutError) as exc:
-            raise BackendUnavailable(f"the LLM backend is unreachable: {exc}") from exc
-        except self._openai.APIStatusError as exc:
-            raise BackendUnavailable(f"the LLM backend failed with HTTP {exc.status_code}") from exc
+            if style == "json_schema":
+                request["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+            elif style == "json_object":
+                request["response_format"] = {"type": "json_object", "schema": schema}
+            try:
+                response = self._client.chat.completions.create(**request)
+                break
+            except (self._openai.APIConnectionError, self._openai.APITimeoutError) as exc:
+                raise BackendUnavailable(f"the LLM backend is unreachable: {exc}") from exc
+            except self._openai.APIStatusError as exc:
+                # Backends answer an unknown response_format with 400, 422 or even 500.
+                if style is not None and exc.status_code in (400, 422, 500):
+                    self._format_index += 1
+                    continue
+                raise BackendUnavailable(f"the LLM backend failed with HTTP {exc.status_code}") from exc
         if not response.choices or response.choices[0].message.content is None:
             raise BadBackendOutput("the LLM backend returned no message")
         return response.choices[0].message.content
