@@ -1,0 +1,74 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from tests.conftest import SEED, SEED_ID
+
+
+@pytest.fixture
+def run():
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    return invoke
+
+
+def test_ask_json_prints_one_answer_object_with_exact_offsets(run, seed_index_path):
+    result = run("ask", "What did Lavrov say about the terrorist list?", "--json", "--index", seed_index_path)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"question", "answer", "refused", "generator", "citations", "passages", "timings_ms"}
+    assert (answer["refused"], answer["generator"]) == (False, "extractive")
+    text = SEED.read_text(encoding="utf-8")
+    for citation in answer["citations"]:
+        assert citation["speaker"] == "LAVROV"
+        assert citation["document"] == SEED_ID
+        assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
+        assert f"[{citation['id']}]" in answer["answer"]
+
+
+def test_ask_about_something_never_mentioned_is_refused(run, seed_index_path):
+    result = run("ask", "What did they say about climate change?", "--json", "--index", seed_index_path)
+    answer = json.loads(result.stdout)
+    assert (answer["refused"], answer["citations"]) == (True, [])
+
+
+def test_search_filters_by_speaker(run, seed_index_path):
+    result = run("search", "opposition delegation", "--speaker", "Kerry", "--k", "3", "--json", "--index", seed_index_path)
+    assert result.exit_code == 0, result.output
+    passages = json.loads(result.stdout)
+    assert len(passages) == 3
+    assert {p["speaker"] for p in passages} == {"KERRY"}
+
+
+def test_speakers_lists_turn_counts(run, seed_index_path):
+    result = run("speakers", "--json", "--index", seed_index_path)
+    rows = {row["speaker"]: row["turns"] for row in json.loads(result.stdout)}
+    assert rows == {"LAVROV": 3, "KERRY": 4, "MODERATOR": 1, "QUESTION": 2}
+
+
+def test_errors_print_one_line_and_exit_1(run, tmp_path, seed_index_path):
+    missing = run("ask", "anything?", "--index", tmp_path / "nowhere")
+    assert missing.exit_code == 1
+    assert missing.stderr.strip() == f"IndexNotFound: no index at {tmp_path / 'nowhere'} (run 'rag ingest' first)"
+    unknown = run("ask", "anything?", "--document", "nope", "--index", seed_index_path)
+    assert (unknown.exit_code, unknown.stderr.strip()) == (1, "UnknownDocument: no document 'nope' in the index")
+    empty = run("ask", "  ", "--index", seed_index_path)
+    assert (empty.exit_code, empty.stderr.strip()) == (1, "QuestionError: the question is empty")
+
+
+def test_ingest_reports_what_changed_and_rejects_bad_files(run, tmp_path):
+    index = tmp_path / "index"
+    first = run("ingest", SEED, "--index", index)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("added 1, replaced 0, unchanged 0 (10 turns, 26 chunks,")
+    assert "embedding kerry-lavrov-moscow-2015-12-15: 26/26 chunks" in first.stderr
+    again = run("ingest", SEED, "--index", index)
+    assert again.stdout.startswith("added 0, replaced 0, unchanged 1 (0 turns, 0 chunks,")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("no labels here at all\n")
+    failed = run("ingest", bad, "--index", index)
+    assert failed.exit_code == 1
+    assert failed.stderr.strip().startswith(f"TranscriptError: {bad}:1: no speaker labels found")
