@@ -179,3 +179,73 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
         return
     for row in rows.values():
         click.echo(f"{row['speaker']}\t{row['turns']} turns\t{', '.join(row['labels'][:3])}")
+
+
+@main.command("eval")
+@click.option("--set", "sets", multiple=True, metavar="seed|qmsum|PATH",
+              help="An eval set: a name from eval/config.json or a .jsonl file (repeatable; default: seed and qmsum).")
+@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None,
+              help="The generator to evaluate (default: VERBATIM_GENERATOR, extractive).")
+@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--no-speaker-aware", is_flag=True, help="Do not restrict retrieval to the speakers a question names.")
+@click.option("--variants", "all_variants", is_flag=True,
+              help="Run dense, bm25, hybrid and hybrid+speakers and report them side by side.")
+@click.option("--k", type=int, default=None, help="Passages retrieved per question (default: VERBATIM_TOP_K).")
+@click.option("--limit", type=int, default=None, help="Only the first N questions of each set.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder (default: eval/reports).")
+@click.option("--baseline", type=click.Path(path_type=Path), default=None,
+              help="Baseline report to compare with (default: eval/baselines/<set>-<generator>.json).")
+@click.option("--save-baseline", is_flag=True, help="Also write this run's report as the baseline.")
+@click.option("--thresholds", type=click.Path(path_type=Path), default=None,
+              help="Thresholds file (default: eval/thresholds.json).")
+@click.option("--judge-url", default=None, help="OpenAI-compatible base URL of the faithfulness judge.")
+@click.option("--judge-model", default=None, help="Model name for the judge.")
+@INDEX_OPTION
+def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None, no_speaker_aware: bool,
+                 all_variants: bool, k: int | None, limit: int | None, out: Path | None, baseline: Path | None,
+                 save_baseline: bool, thresholds: Path | None, judge_url: str | None, judge_model: str | None,
+                 index_path: Path | None) -> None:
+    """Run the eval sets, print a table, write reports under eval/reports/, gate on eval/thresholds.json.
+
+    Exits 0 when every threshold holds, 1 when one fails, 2 on a usage or configuration error.
+
+    Example: rag eval --set seed --variants
+    """
+    from rag.eval_runner import EXIT_USAGE, EvalRequest, exit_code, run_eval
+    from rag.evaluation import VARIANTS, Variant
+
+    if all_variants and (mode or no_speaker_aware):
+        raise click.UsageError("--variants runs every retriever; drop --retriever and --no-speaker-aware")
+    try:
+        settings = _settings(index_path)
+        variants = VARIANTS if all_variants else ()
+        if mode or no_speaker_aware:
+            variants = (Variant(mode or settings.retriever, settings.speaker_aware and not no_speaker_aware),)
+        request = EvalRequest(
+            sets=sets, generator=generator, variants=variants, k=k, limit=limit, out=out, baseline=baseline,
+            thresholds=thresholds, save_baseline=save_baseline, index_path=index_path, judge_url=judge_url,
+            judge_model=judge_model,
+        )
+        runs = run_eval(request, settings, echo=click.echo)
+    except VerbatimError as exc:
+        click.echo(f"{type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(exit_code(runs))
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: VERBATIM_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: VERBATIM_PORT or 8000).")
+@INDEX_OPTION
+@_friendly_errors
+def serve(host: str | None, port: int | None, index_path: Path | None) -> None:
+    """Serve the HTTP API, the chat widget (/widget.js) and a demo page (/).
+
+    Example: rag serve --port 8000, then open http://127.0.0.1:8000/
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(index_path, host=host, port=port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

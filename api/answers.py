@@ -1,0 +1,122 @@
+"""Turn an HTTP question into a call of the library's answerer: validate first, then run (in a thread).
+
+Validation happens before any work so that a bad question gets its JSON error and status even
+on the streaming endpoint, where the status line goes out before the answer exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from api.errors import GeneratorUnavailable
+from rag.answering import AnswerOptions, validate_question
+from rag.engine import Engine
+from rag.errors import ModelError
+from rag.generation import Draft, Generator, Message
+from rag.gguf import locate_parts
+from rag.models import Answer, Passage
+from rag.settings import Settings
+
+
+class AnswerCancelled(Exception):
+    """The client went away; raised inside the worker thread to stop at the next stage."""
+
+
+@dataclass(frozen=True)
+class AskJob:
+    """A validated question, ready to be answered."""
+
+    question: str
+    options: AnswerOptions
+    generator: str
+    history: tuple[Message, ...]
+
+
+def available_generators(settings: Settings) -> list[str]:
+    """The generators this service can run: extractive always, the LLM ones when configured."""
+    names = ["extractive"]
+    if settings.openai_base_url:
+        names.append("openai")
+    if _local_model_installed(settings.local_model):
+        names.append("local")
+    return names
+
+
+@functools.cache
+def _local_model_installed(model_name: str) -> bool:
+    """llama-cpp-python and every packaged part of the GGUF are installed (metadata only)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        locate_parts(model_name)
+    except ModelError:
+        return False
+    return True
+
+
+def prepare_ask(
+    engine: Engine,
+    question: str,
+    *,
+    generator: str | None = None,
+    history: Sequence[tuple[str, str]] = (),
+    **filters: object,
+) -> AskJob:
+    """Check the question, the document and the generator; build the options.
+
+    :param filters: ``k``, ``speaker``, ``document``, ``mode`` (``None`` means the default).
+    :raises QuestionError: empty or overlong question.
+    :raises UnknownDocument: ``document`` is not in the index.
+    :raises GeneratorUnavailable: the generator is not configured on this service.
+    """
+    settings = engine.settings
+    options = engine.options(**filters)
+    validate_question(question, options.max_question_chars)
+    if options.document:
+        engine.index.transcript(options.document)
+    name = generator or settings.generator
+    if name not in available_generators(settings):
+        raise GeneratorUnavailable(
+            f"the {name!r} generator is not configured on this service; "
+            f"available: {', '.join(available_generators(settings))}"
+        )
+    turns = settings.history_turns
+    kept = tuple(Message(role, content) for role, content in history if content.strip())  # type: ignore[arg-type]
+    return AskJob(question=question, options=options, generator=name, history=kept[-turns:] if turns else ())
+
+
+def run_ask(engine: Engine, job: AskJob, cancel: threading.Event | None = None) -> Answer:
+    """Answer ``job`` (blocking: call it in a worker thread).
+
+    An LLM generator that fails falls back to the extractive one, labelled ``fallback``.
+    With ``cancel``, the work stops at the next stage once the event is set.
+    """
+    chosen = engine.generator(job.generator)
+    fallback = engine.generator("extractive") if chosen.name != "extractive" else None
+    if cancel is not None:
+        chosen = _Cancellable(chosen, cancel)
+        fallback = _Cancellable(fallback, cancel) if fallback is not None else None
+    return engine.answerer.answer(job.question, chosen, job.options, history=job.history, fallback=fallback)
+
+
+class _Cancellable:
+    """A generator that checks a cancel flag before and after drafting."""
+
+    def __init__(self, inner: Generator, cancel: threading.Event) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cancel = cancel
+
+    def generate(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
+    ) -> Draft:
+        if self.cancel.is_set():
+            raise AnswerCancelled("the client disconnected")
+        draft = self.inner.generate(question, passages, history, focus=focus)
+        if self.cancel.is_set():
+            raise AnswerCancelled("the client disconnected")
+        return draft

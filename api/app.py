@@ -1,0 +1,113 @@
+"""The FastAPI application: state loaded in the lifespan, middleware, routers, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+from starlette.types import Scope
+
+from api.errors import install_error_handlers
+from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
+from api.metrics import Metrics, MetricsMiddleware
+from api.origins import OriginGuardMiddleware
+from api.routes import ROUTERS
+from api.schemas import DocumentIn
+from rag.engine import Engine
+from rag.errors import VerbatimError
+from rag.settings import Settings
+
+logger = logging.getLogger("verbatim.api")
+
+DESCRIPTION = """Answers about speech transcripts told only in the speakers' own words.
+
+Every citation is verified against the transcript: `original_text[char_start:char_end] == quote`.
+Errors always have the body `{"error": {"type": ..., "message": ...}}`."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the service.
+
+    :param settings: HTTP settings (keys, CORS, limits) and, unless ``engine`` is given, where
+        the index is; ``Settings()`` (the environment) by default.
+    :param engine: an already loaded engine (tests share one); otherwise the lifespan loads it.
+        If loading fails the service still starts: ``/healthz`` answers and everything that
+        needs the index returns 503 with the reason.
+    :raises ValueError: ``reads_require_key`` without an ``api_key``.
+    """
+    settings = settings or Settings()
+    if settings.reads_require_key and settings.api_key is None:
+        raise ValueError("VERBATIM_READS_REQUIRE_KEY needs VERBATIM_API_KEY")
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.write_lock = asyncio.Lock()
+        app.state.engine = engine
+        app.state.load_error = None
+        if app.state.engine is None:
+            try:
+                app.state.engine = await anyio.to_thread.run_sync(Engine.load, settings)
+            except VerbatimError as exc:
+                app.state.load_error = f"{type(exc).__name__}: {exc}"
+                logger.error("the index could not be loaded: %s", app.state.load_error)
+        if app.state.engine is not None:
+            try:  # build the configured generator now, so that /readyz means it
+                await anyio.to_thread.run_sync(app.state.engine.generator)
+            except VerbatimError as exc:
+                app.state.load_error = f"{type(exc).__name__}: {exc}"
+                app.state.engine = None
+                logger.error("the generator could not be built: %s", app.state.load_error)
+        yield
+
+    app = FastAPI(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    # Added innermost first: a request passes metrics -> origin guard -> CORS -> rate limit -> body limit.
+    app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
+    app.add_middleware(RateLimitMiddleware, limiter=TokenBucketLimiter(settings.rate_limit_per_minute), metrics=metrics)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Accept"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(OriginGuardMiddleware, allowed_origins=settings.cors_origins)
+    app.add_middleware(
+        MetricsMiddleware, metrics=metrics, routes=[route for router in ROUTERS for route in router.routes]
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _body_limit(settings: Settings) -> Callable[[Scope], int]:
+    def limit_for(scope: Scope) -> int:
+        if scope["path"] == "/documents" and scope["method"] == "POST":
+            return settings.max_upload_bytes
+        return settings.max_request_bytes
+
+    return limit_for
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, plus the upload body's models (the upload route reads its body itself)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        _, definitions = models_json_schema([(DocumentIn, "validation")], ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,96 @@
+"""Read-only views of the loaded index: documents, turns, speakers, and the passage around a quote."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from typing import Any
+
+from api.errors import InvalidRange
+from rag.index import TranscriptIndex
+from rag.models import Transcript, Turn
+
+CONTEXT_RADIUS = 600
+_SENTENCE_START = re.compile(r"(?<=[.!?…”\"])\s+(?=\S)|\n\s*")
+
+
+def document_summaries(index: TranscriptIndex) -> list[dict[str, Any]]:
+    return [asdict(record) for _, record in sorted(index.records.items())]
+
+
+def document_detail(index: TranscriptIndex, document: str) -> dict[str, Any]:
+    """The transcript's original text and turns. :raises UnknownDocument:"""
+    transcript = index.transcript(document)
+    record = index.records[document]
+    return {
+        "id": transcript.id,
+        "sha256": transcript.sha256,
+        "source": transcript.source,
+        "speakers": transcript.speakers,
+        "added_at": record.added_at,
+        "text": transcript.text,
+        "turns": [{**asdict(turn), "flags": list(turn.flags)} for turn in transcript.turns],
+    }
+
+
+def speaker_rows(index: TranscriptIndex, document: str | None = None) -> list[dict[str, Any]]:
+    """Speakers in order of first appearance, with their labels, turn counts and documents."""
+    transcripts = [index.transcript(document)] if document else list(index.transcripts.values())
+    rows: dict[str, dict[str, Any]] = {}
+    for transcript in transcripts:
+        for turn in transcript.turns:
+            row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
+            row["turns"] += 1
+            if turn.label not in row["labels"]:
+                row["labels"].append(turn.label)
+            if transcript.id not in row["documents"]:
+                row["documents"].append(transcript.id)
+    return list(rows.values())
+
+
+def quote_context(
+    index: TranscriptIndex, document: str, start: int, end: int, radius: int = CONTEXT_RADIUS
+) -> dict[str, Any]:
+    """The passage of the turn around ``[start:end)``, cut at sentence boundaries where possible.
+
+    :raises UnknownDocument: no such document.
+    :raises InvalidRange: the offsets are reversed, outside the text, or not inside one turn.
+    """
+    transcript = index.transcript(document)
+    if not 0 <= start < end <= len(transcript.text):
+        raise InvalidRange(
+            f"start={start}, end={end} is not a range inside {document!r} (0 <= start < end <= {len(transcript.text)})"
+        )
+    turn = _turn_containing(transcript, start, end)
+    low, high = _window(transcript.text, turn, start, end, radius)
+    return {
+        "document": document,
+        "turn": turn.index,
+        "speaker": turn.speaker,
+        "label": turn.label,
+        "text": transcript.text[low:high],
+        "offset": low,
+    }
+
+
+def _turn_containing(transcript: Transcript, start: int, end: int) -> Turn:
+    for turn in transcript.turns:
+        if turn.char_start <= start and end <= turn.char_end:
+            return turn
+    raise InvalidRange(
+        f"start={start}, end={end} does not fall inside the spoken text of one turn of {transcript.id!r}"
+    )
+
+
+def _window(text: str, turn: Turn, start: int, end: int, radius: int) -> tuple[int, int]:
+    low = max(turn.char_start, start - radius)
+    high = min(turn.char_end, end + radius)
+    if low > turn.char_start:
+        # Begin at the first sentence start after ``low`` (never after the quote itself).
+        match = _SENTENCE_START.search(text, low, start)
+        low = match.end() if match else low
+    if high < turn.char_end:
+        # End at the last sentence end before ``high`` (never before the quote's end).
+        ends = [m.start() for m in _SENTENCE_START.finditer(text, end, high)]
+        high = ends[-1] if ends else high
+    return low, high

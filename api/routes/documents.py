@@ -1,0 +1,119 @@
+"""Documents and speakers: list, read, the passage around a quote, upload, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quote_context, speaker_rows
+from api.deps import EngineDep, ReadAccess, WriteAccess, WriteLockDep
+from api.schemas import (
+    ContextPublic,
+    DocumentDetail,
+    DocumentList,
+    SpeakerList,
+    UploadResult,
+    error_responses,
+)
+from api.uploads import delete_document, ingest_upload, parse_upload
+
+router = APIRouter(tags=["documents"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "text/plain": {"schema": {"type": "string", "description": "A press-style transcript; pass ?id=<id>."}},
+        },
+    }
+}
+
+
+@router.get(
+    "/documents",
+    response_model=DocumentList,
+    dependencies=[ReadAccess],
+    responses=error_responses(401, 429, 503),
+    summary="The indexed documents",
+)
+async def list_documents(engine: EngineDep) -> dict[str, Any]:
+    return {"documents": document_summaries(engine.index)}
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentDetail,
+    dependencies=[ReadAccess],
+    responses=error_responses(401, 404, 422, 429, 503),
+    summary="A document's text and speaker turns",
+)
+async def get_document(document_id: str, engine: EngineDep) -> dict[str, Any]:
+    """Every offset in the API refers to this `text`; each turn's `text` is `text[char_start:char_end]`."""
+    return document_detail(engine.index, document_id)
+
+
+@router.get(
+    "/documents/{document_id}/context",
+    response_model=ContextPublic,
+    dependencies=[ReadAccess],
+    responses=error_responses(401, 404, 422, 429, 503),
+    summary="The passage around a quotation",
+)
+async def get_context(
+    document_id: str,
+    engine: EngineDep,
+    start: Annotated[int, Query(ge=0, description="The quote's char_start.")],
+    end: Annotated[int, Query(ge=1, description="The quote's char_end.")],
+    radius: Annotated[int, Query(ge=0, le=20_000, description="Characters of context on each side.")] = CONTEXT_RADIUS,
+) -> dict[str, Any]:
+    """The turn's text around `[start:end)`; `text[start - offset:end - offset]` is the quote."""
+    return quote_context(engine.index, document_id, start, end, radius)
+
+
+@router.get(
+    "/speakers",
+    response_model=SpeakerList,
+    dependencies=[ReadAccess],
+    responses=error_responses(401, 404, 422, 429, 503),
+    summary="Speakers with their labels and turn counts",
+)
+async def list_speakers(
+    engine: EngineDep, document: Annotated[str | None, Query(description="Only this document.")] = None
+) -> dict[str, Any]:
+    return {"speakers": speaker_rows(engine.index, document)}
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=UploadResult,
+    dependencies=[WriteAccess],
+    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a transcript (needs the API key)",
+)
+async def upload_document(
+    request: Request,
+    engine: EngineDep,
+    lock: WriteLockDep,
+    id: Annotated[str | None, Query(description="The document id (for text/plain uploads).")] = None,
+) -> dict[str, Any]:
+    """JSON `{id, text}` or `{id, turns: [{speaker, text}]}`, or a text/plain transcript with `?id=`.
+    An existing id is replaced; identical content is left unchanged."""
+    transcript = parse_upload(await request.body(), request.headers.get("content-type", ""), id)
+    status, record, seconds = await ingest_upload(engine, transcript, lock)
+    return {"status": status, "document": record, "seconds": seconds}
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=204,
+    dependencies=[WriteAccess],
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+    summary="Delete a document (needs the API key)",
+)
+async def remove(document_id: str, engine: EngineDep, lock: WriteLockDep) -> Response:
+    await delete_document(engine, document_id, lock)
+    return Response(status_code=204)

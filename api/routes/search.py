@@ -1,0 +1,42 @@
+"""``GET /search``: ranked passages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import EngineDep, ReadAccess
+from api.schemas import RetrieverName, SearchResponse, error_responses
+from rag.answering import validate_question
+from rag.output import passage_to_dict
+
+router = APIRouter(tags=["search"], dependencies=[ReadAccess])
+
+
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses=error_responses(401, 404, 422, 429, 503),
+    summary="Passages that best match a query",
+)
+async def search(
+    engine: EngineDep,
+    q: Annotated[str, Query(description="The query.")],
+    k: Annotated[int | None, Query(ge=1, le=100, description="How many passages.")] = None,
+    speaker: Annotated[str | None, Query(description="Only this speaker's turns.")] = None,
+    document: Annotated[str | None, Query(description="Only this document.")] = None,
+    retriever: Annotated[RetrieverName | None, Query(description="dense, bm25 or hybrid.")] = None,
+) -> dict[str, Any]:
+    """Passages with speaker, turn, offsets and fused score, best first."""
+    options = engine.options(k=k, mode=retriever, speaker=speaker, document=document)
+    query = validate_question(q, options.max_question_chars)
+    answerer = engine.answerer
+    if document:
+        answerer.retriever.index.transcript(document)
+    speakers = answerer.resolve_speakers(options) if speaker else None
+    passages = await run_in_threadpool(
+        answerer.retriever.search, query, options.k, mode=options.mode, speakers=speakers, document=document
+    )
+    return {"query": query, "k": options.k, "passages": [passage_to_dict(p) for p in passages]}

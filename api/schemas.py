@@ -1,0 +1,315 @@
+"""Every request and response body of the HTTP API, in one place.
+
+The answer and passage schemas mirror ``rag.output`` field for field: the API returns exactly
+what ``rag ask --json`` prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GeneratorName = Literal["extractive", "openai", "local"]
+RetrieverName = Literal["dense", "bm25", "hybrid"]
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="The error's class name, e.g. QuestionError or UnknownDocument.")
+    message: str = Field(description="What went wrong, safe to show to a user.")
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx response has this body."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The body is not valid JSON.",
+    401: "An API key is needed, or the one sent is wrong.",
+    403: "Writes are disabled, or the Origin is not allowed.",
+    404: "No such document, model or route.",
+    413: "The body is larger than the limit.",
+    415: "Wrong Content-Type.",
+    422: "The input is invalid (empty or overlong question, bad parameters, bad transcript).",
+    429: "Rate limit exceeded; see Retry-After.",
+    502: "The answer generator failed.",
+    503: "The index is not loaded.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses, all typed ``ErrorResponse``."""
+    return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+# Answers --------------------------------------------------------------------------------------
+
+
+class HistoryMessage(BaseModel):
+    """One earlier turn of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AskRequest(BaseModel):
+    """A question, with optional filters and the conversation so far."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "What did Lavrov say about the terrorist list?"}]},
+    )
+
+    question: str = Field(description="The question; empty or longer than the configured limit is refused.")
+    k: int | None = Field(None, ge=1, le=100, description="How many passages to retrieve.")
+    speaker: str | None = Field(None, description="Only this speaker's turns (a name, surname or office).")
+    document: str | None = Field(None, description="Only this document.")
+    generator: GeneratorName | None = Field(None, description="Default: the configured generator.")
+    retriever: RetrieverName | None = Field(None, description="Default: the configured retriever.")
+    history: list[HistoryMessage] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Earlier turns, oldest first: a follow-up such as 'and what did Kerry say about it?' resolves.",
+    )
+
+
+class CitationPublic(BaseModel):
+    """A verified quotation: ``original_text[char_start:char_end] == quote``."""
+
+    id: int
+    quote: str
+    speaker: str
+    label: str
+    document: str
+    turn: int
+    char_start: int
+    char_end: int
+    status: Literal["exact", "normalized", "repaired"]
+
+
+class PassagePublic(BaseModel):
+    """A retrieved chunk of one turn; ``text`` is the document's ``[char_start:char_end]``."""
+
+    id: str
+    document: str
+    turn: int
+    part: int
+    speaker: str
+    label: str
+    text: str
+    char_start: int
+    char_end: int
+    score: float
+    dense_score: float | None
+    ranks: dict[str, int]
+
+
+class AnswerPublic(BaseModel):
+    """The answer object, the same as ``rag ask --json`` prints."""
+
+    question: str
+    answer: str = Field(description="Text with [n] markers referring to the citations.")
+    refused: bool
+    refusal_reason: str | None
+    generator: str
+    fallback: bool = Field(description="True when the chosen generator failed and this is the extractive answer.")
+    citations: list[CitationPublic]
+    passages: list[PassagePublic]
+    quotes_dropped: int
+    quotes_repaired: int
+    timings_ms: dict[str, float]
+
+
+class TokenEvent(BaseModel):
+    """Data of a ``token`` Server-Sent Event: the next piece of the answer text."""
+
+    text: str
+
+
+# Search ---------------------------------------------------------------------------------------
+
+
+class SearchResponse(BaseModel):
+    query: str
+    k: int
+    passages: list[PassagePublic]
+
+
+# Documents ------------------------------------------------------------------------------------
+
+
+class DocumentSummary(BaseModel):
+    """What the index records about one transcript."""
+
+    id: str
+    sha256: str
+    source: str
+    turns: int
+    chunks: int
+    speakers: list[str]
+    added_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class TurnPublic(BaseModel):
+    """One speaker turn; ``text`` is the document's ``[char_start:char_end]``."""
+
+    index: int
+    label: str
+    speaker: str
+    text: str
+    char_start: int
+    char_end: int
+    span_start: int
+    span_end: int
+    line: int
+    flags: list[str]
+
+
+class DocumentDetail(BaseModel):
+    """A transcript with its original text (which every offset refers to) and its turns."""
+
+    id: str
+    sha256: str
+    source: str
+    speakers: list[str]
+    added_at: str
+    text: str
+    turns: list[TurnPublic]
+
+
+class ContextPublic(BaseModel):
+    """The passage around a quotation: ``text[start - offset:end - offset]`` is the quote."""
+
+    document: str
+    turn: int
+    speaker: str
+    label: str
+    text: str
+    offset: int = Field(description="The original character offset of text[0].")
+
+
+class SpeakerPublic(BaseModel):
+    speaker: str
+    labels: list[str]
+    turns: int
+    documents: list[str]
+
+
+class SpeakerList(BaseModel):
+    speakers: list[SpeakerPublic]
+
+
+class TurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str
+    text: str
+
+
+class DocumentIn(BaseModel):
+    """An uploaded transcript: press-style ``text`` or a list of ``turns`` (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="The document id, e.g. 'budget-hearing-2024'.")
+    text: str | None = Field(None, description="Press-style text: 'SPEAKER: words' lines.")
+    turns: list[TurnIn] | None = Field(None, description="Turns as {speaker, text} objects.")
+    source: str | None = Field(None, max_length=500, description="Where the transcript comes from.")
+
+
+class UploadResult(BaseModel):
+    status: Literal["added", "replaced", "unchanged"]
+    document: DocumentSummary
+    seconds: float
+
+
+# Health ---------------------------------------------------------------------------------------
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyPublic(BaseModel):
+    status: Literal["ready"] = "ready"
+    documents: int
+    chunks: int
+    generator: str
+    index_generation: int
+
+
+# OpenAI-compatible ----------------------------------------------------------------------------
+
+
+class ChatContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ChatContentPart] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat-completions request; sampling parameters are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    stream: bool = False
+    k: int | None = Field(None, ge=1, le=100, description="Verbatim extension: passages to retrieve.")
+    speaker: str | None = Field(None, description="Verbatim extension: only this speaker's turns.")
+    document: str | None = Field(None, description="Verbatim extension: only this document.")
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    """An OpenAI ``chat.completion``, plus Verbatim's verified ``citations`` in full."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[CitationPublic] = Field(description="Verbatim extension: the quotations the [n] markers cite.")
+    refused: bool = Field(description="Verbatim extension: the transcript does not cover the question.")
+
+
+class ModelPublic(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "verbatim"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelPublic]

@@ -1,0 +1,104 @@
+"""Uploading and deleting transcripts: parse first, then write under the lock, then reload.
+
+A transcript that does not parse is refused before anything is written. The library's ingest
+and delete take the index's file lock and swap the manifest atomically, so a failure at any
+step leaves the previous index in place; the in-process lock serialises writers and the engine
+reload that follows each write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import asdict
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
+from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
+from rag.engine import Engine
+from rag.ingest import ingest_transcripts, remove_document
+from rag.models import Transcript
+from rag.parsing import parse_transcript
+
+_DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
+
+
+def parse_upload(body: bytes, content_type: str, document_id: str | None) -> Transcript:
+    """A ``Transcript`` from an upload body.
+
+    ``application/json``: a ``DocumentIn`` object. ``text/plain``: the transcript itself, its id
+    in the ``id`` query parameter.
+
+    :raises UnsupportedMediaType, InvalidJSON, InvalidRequest: a malformed request.
+    :raises TranscriptError: the transcript cannot be parsed (the parser's own message).
+    """
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json":
+        document = _document_in(body)
+        if document_id is not None and document_id != document.id:
+            raise InvalidRequest(f"the id in the query ({document_id!r}) differs from the body's ({document.id!r})")
+        source = document.source or f"upload:{document.id}"
+        if document.turns is not None:
+            turns = json.dumps([turn.model_dump() for turn in document.turns], ensure_ascii=False)
+            return parse_transcript(turns, document.id, source=source)
+        assert document.text is not None
+        return parse_transcript(document.text, document.id, source=source)
+    if media == "text/plain":
+        if document_id is None:
+            raise InvalidRequest("a text/plain upload needs the document id in the query: POST /documents?id=<id>")
+        if not _DOCUMENT_ID.match(document_id):
+            raise InvalidRequest(f"id: {document_id!r} is not a valid document id (letters, digits, '.', '_', '-')")
+        return parse_transcript(body, document_id, source=f"upload:{document_id}")
+    raise UnsupportedMediaType(
+        f"upload a transcript as application/json or text/plain, not {content_type or 'no Content-Type'!r}"
+    )
+
+
+def _document_in(body: bytes) -> DocumentIn:
+    try:
+        raw = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from exc
+    try:
+        document = DocumentIn.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise InvalidRequest(problems) from exc
+    if (document.text is None) == (document.turns is None):
+        raise InvalidRequest(
+            "send exactly one of 'text' (press-style transcript) or 'turns' (a list of {speaker, text})"
+        )
+    return document
+
+
+async def ingest_upload(
+    engine: Engine, transcript: Transcript, lock: asyncio.Lock
+) -> tuple[str, dict[str, Any], float]:
+    """Index ``transcript`` and reload the engine; returns the status, the record and the seconds taken."""
+    settings = engine.settings
+    async with lock:
+        report = await anyio.to_thread.run_sync(
+            lambda: ingest_transcripts(
+                [transcript],
+                settings.index_path,
+                engine.embedder,
+                count_tokens=engine.counter.count,
+                max_tokens=settings.chunk_max_tokens,
+            )
+        )
+        if report.added or report.replaced:
+            await anyio.to_thread.run_sync(engine.reload)
+    status = "added" if report.added else "replaced" if report.replaced else "unchanged"
+    return status, asdict(engine.index.records[transcript.id]), round(report.seconds, 3)
+
+
+async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) -> None:
+    """Remove a document from the index on disk and reload. :raises UnknownDocument:"""
+    engine.index.transcript(document_id)
+    async with lock:
+        await anyio.to_thread.run_sync(remove_document, engine.settings.index_path, engine.embedder.name, document_id)
+        await anyio.to_thread.run_sync(engine.reload)

@@ -1,0 +1,94 @@
+"""Serve an ASGI app with uvicorn on a free 127.0.0.1 port, in a background thread, for one test.
+
+Not a test module. ``with serve(app) as base_url:`` yields ``http://127.0.0.1:PORT`` once the
+server has started (lifespan included) and shuts it down on exit.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@contextmanager
+def serve(app: ASGIApp, *, startup_timeout: float = 60.0) -> Iterator[str]:
+    """Run ``app`` until the block exits; raises ``RuntimeError`` if it does not start."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"the server on port {port} exited during startup")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server on port {port} did not start within {startup_timeout:.0f} s")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+class FakeChatBackend:
+    """A stand-in OpenAI-compatible LLM server: answers ``reply`` after ``delay`` seconds.
+
+    ``reply`` is the message content returned verbatim (JSON for a good answer, anything for
+    garbage); ``requests`` counts the chat completions received.
+    """
+
+    def __init__(self, reply: str = "", delay: float = 0.0) -> None:
+        self.reply = reply
+        self.delay = delay
+        self.requests = 0
+
+    def app(self) -> ASGIApp:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def completions(request: Request) -> JSONResponse:
+            import anyio
+
+            self.requests += 1
+            body = await request.json()
+            if self.delay:
+                await anyio.sleep(self.delay)
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", "fake"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+                    ],
+                }
+            )
+
+        return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+def assert_citations_verbatim(citations: list[dict], texts: dict[str, str]) -> None:
+    """The product's rule, on every citation: ``original_text[char_start:char_end] == quote``."""
+    for citation in citations:
+        original = texts[citation["document"]]
+        assert original[citation["char_start"] : citation["char_end"]] == citation["quote"], citation
+
+
+def assert_passages_verbatim(passages: list[dict], texts: dict[str, str]) -> None:
+    for passage in passages:
+        assert texts[passage["document"]][passage["char_start"] : passage["char_end"]] == passage["text"], passage["id"]
