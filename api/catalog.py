@@ -33,21 +33,6 @@ def document_detail(index: TranscriptIndex, document: str) -> dict[str, Any]:
     }
 
 
-def speaker_rows(index: TranscriptIndex, document: str | None = None) -> list[dict[str, Any]]:
-    """Speakers in order of first appearance, with their labels, turn counts and documents."""
-    transcripts = [index.transcript(document)] if document else list(index.transcripts.values())
-    rows: dict[str, dict[str, Any]] = {}
-    for transcript in transcripts:
-        for turn in transcript.turns:
-            row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
-            row["turns"] += 1
-            if turn.label not in row["labels"]:
-                row["labels"].append(turn.label)
-            if transcript.id not in row["documents"]:
-                row["documents"].append(transcript.id)
-    return list(rows.values())
-
-
 def quote_context(
     index: TranscriptIndex, document: str, start: int, end: int, radius: int = CONTEXT_RADIUS
 ) -> dict[str, Any]:

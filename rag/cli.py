@@ -164,20 +164,11 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
 
     settings = _settings(index_path)
     index = TranscriptIndex.load(settings.index_path)
-    documents = [index.transcript(document)] if document else list(index.transcripts.values())
-    rows: dict[str, dict] = {}
-    for transcript in documents:
-        for turn in transcript.turns:
-            row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
-            row["turns"] += 1
-            if turn.label not in row["labels"]:
-                row["labels"].append(turn.label)
-            if transcript.id not in row["documents"]:
-                row["documents"].append(transcript.id)
+    rows = index.speaker_rows(document)
     if as_json:
-        _echo_json(list(rows.values()))
+        _echo_json(rows)
         return
-    for row in rows.values():
+    for row in rows:
         click.echo(f"{row['speaker']}\t{row['turns']} turns\t{', '.join(row['labels'][:3])}")
 
 

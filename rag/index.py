@@ -73,6 +73,20 @@ class TranscriptIndex:
         documents = [self.transcript(document)] if document else list(self.transcripts.values())
         return list(dict.fromkeys(speaker for doc in documents for speaker in doc.speakers))
 
+    def speaker_rows(self, document: str | None = None) -> list[dict]:
+        """Speakers in order of first appearance, with their labels, turn counts and documents."""
+        transcripts = [self.transcript(document)] if document else list(self.transcripts.values())
+        rows: dict[str, dict] = {}
+        for transcript in transcripts:
+            for turn in transcript.turns:
+                row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
+                row["turns"] += 1
+                if turn.label not in row["labels"]:
+                    row["labels"].append(turn.label)
+                if transcript.id not in row["documents"]:
+                    row["documents"].append(transcript.id)
+        return list(rows.values())
+
     def put(self, transcript: Transcript, chunks: list[Chunk], vectors) -> None:
         """Add a transcript, replacing any earlier version of the same document id."""
         if transcript.id in self.transcripts:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quote_context, speaker_rows
+from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quote_context
 from api.deps import EngineDep, ReadAccess, WriteAccess, WriteLockDep
 from api.schemas import (
     ContextPublic,
@@ -82,7 +82,7 @@ async def get_context(
 async def list_speakers(
     engine: EngineDep, document: Annotated[str | None, Query(description="Only this document.")] = None
 ) -> dict[str, Any]:
-    return {"speakers": speaker_rows(engine.index, document)}
+    return {"speakers": engine.index.speaker_rows(document)}
 
 
 @router.post(
