@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rag.errors import GeneratorError, QuestionError
 from rag.generation import Draft, Generator, Message, previous_question
-from rag.lexical import term_overlap, unknown_share
+from rag.lexical import content_terms, term_overlap, unknown_share
 from rag.models import Answer, Citation, Passage, Transcript
 from rag.retrieval import Mode, Retriever
 from rag.speakers import SpeakerDirectory
@@ -33,6 +33,7 @@ class AnswerOptions:
     min_dense_score: float = 0.34
     min_lexical_overlap: float = 0.5
     max_unknown_share: float = 0.5
+    min_dense_score_speaker: float = 0.45
     max_question_chars: int = 1000
 
 
@@ -85,7 +86,7 @@ class Answerer:
                 if speakers else NOT_COVERED
             )
             return _refusal(question, generator.name, reason, timings, started)
-        if not self._has_evidence(mention.topic or question, passages, options):
+        if not self._has_evidence(query, passages, options, restricted=bool(speakers)):
             return _refusal(question, generator.name, NOT_COVERED, timings, started, passages)
 
         answer = self._draft_and_verify(question, query, passages, generator, history, timings)
@@ -98,9 +99,14 @@ class Answerer:
         answer.timings_ms = {**timings, "total": _ms(started)}
         return answer
 
-    def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions) -> bool:
+    def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions, *, restricted: bool) -> bool:
         """Whether the passages plausibly answer the question's topic at all."""
-        if max((p.dense_score or 0.0) for p in passages) >= options.min_dense_score:
+        best_dense = max((p.dense_score or 0.0) for p in passages)
+        if best_dense >= (options.min_dense_score_speaker if restricted else options.min_dense_score):
+            return True
+        # A rare word of the question found in a passage ("humanitarian") is evidence too.
+        rare = self.retriever.vocabulary.rare_terms(topic)
+        if best_dense >= options.min_dense_score and any(rare & set(content_terms(p.chunk.text)) for p in passages):
             return True
         best_overlap = max(term_overlap(topic, p.chunk.text) for p in passages)
         unknown = unknown_share(topic, self.retriever.vocabulary)

@@ -61,6 +61,15 @@ class BM25Index:
     def __contains__(self, term: str) -> bool:
         return term in self._postings
 
+    def document_frequency(self, term: str) -> int:
+        posting = self._postings.get(term)
+        return 0 if posting is None else len(posting[0])
+
+    def rare_terms(self, text: str, max_share: float = 0.02, floor: int = 3) -> set[str]:
+        """Content terms of ``text`` found in at most ``max(floor, max_share * texts)`` texts."""
+        limit = max(floor, int(max_share * self._size))
+        return {t for t in content_terms(text) if 0 < self.document_frequency(t) <= limit}
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros where nothing matches)."""
         totals = np.zeros(self._size, dtype=np.float32)

@@ -71,13 +71,27 @@ class SpeakerDirectory:
     def mention(self, question: str) -> SpeakerMention:
         """Which speakers ``question`` names, and which named people never speak here."""
         lowered = " " + re.sub(r"[^\w'’\- ]+", " ", question.lower()) + " "
+        subject_span = _subject_span(lowered)
         found: list[str] = []
+        subjects: list[str] = []
         consumed = lowered
         for alias in self._ordered:
             pattern = rf"(?<![\w'’-]){re.escape(alias)}(?:'s|’s)?(?![\w'’-])"
-            if re.search(pattern, consumed):
+            match = re.search(pattern, consumed)
+            if match:
                 found.extend(sorted(self._aliases[alias]))
-                consumed = re.sub(pattern, " ", consumed)
+                if subject_span and subject_span[0] <= match.start() < subject_span[1]:
+                    subjects.extend(sorted(self._aliases[alias]))
+                # Blank it out with spaces of the same length, so positions stay comparable.
+                consumed = re.sub(pattern, lambda m: " " * len(m.group()), consumed)
+        # "What did the journalist ask Kerry?" is about the journalist's words, not Kerry's,
+        # and "Kerry" stays in the topic.
+        if subjects:
+            found = subjects
+            consumed = lowered
+            for alias in self._ordered:
+                if self._aliases[alias] & set(subjects):
+                    consumed = re.sub(rf"(?<![\w'’-]){re.escape(alias)}(?:'s|’s)?(?![\w'’-])", " ", consumed)
         named = [(name, subject) for name, subject in _named_people(question) if self._is_absent(name)]
         absent = tuple(dict.fromkeys(name for name, _ in named))
         if any(subject for _, subject in named):
@@ -111,6 +125,21 @@ def _aliases_of(label: str, speaker: str) -> set[str]:
     if speaker in _PRESS_ROLES:
         aliases.update(_PRESS_ROLES[speaker])
     return {alias.strip() for alias in aliases if len(alias.strip()) > 2}
+
+
+# The words between an auxiliary and a verb of speech name whose words a question is about.
+_SUBJECT = re.compile(
+    r"\b(?:did|does|do|has|have|had|would|will|was|were|is|are|could|can|should)\s+(?P<subject>.+?)\s+"
+    r"(?:say|said|ask|asked|tell|told|answer|answered|respond|responded|reply|replied|think|thinks|describe|"
+    r"characterize|characterise|view|mean|want|hope|propose|suggest|announce|mention|raise|explain|claim|"
+    r"argue|believe|feel|call|put|give|express|emphasize|stress|insist|add|note|report|promise|warn|agree|"
+    r"discuss|talk|speak|react|make|expect|see)\b"
+)
+
+
+def _subject_span(lowered: str) -> tuple[int, int] | None:
+    match = _SUBJECT.search(lowered)
+    return match.span("subject") if match else None
 
 
 def _named_people(question: str) -> list[tuple[str, bool]]:

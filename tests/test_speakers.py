@@ -21,7 +21,10 @@ def seed_directory(seed_path):
         ("What did Merkel think of the sanctions?", (), ("Merkel",)),
         ("What did Russia say about Ukraine?", (), ()),
         ("What did the journalists ask?", ("QUESTION",), ()),
-        ("How did Kerry answer Lavrov?", ("LAVROV", "KERRY"), ()),
+        ("How did Kerry answer Lavrov?", ("KERRY",), ()),
+        ("What did the RT journalist ask Kerry?", ("QUESTION",), ()),
+        ("How did Kerry and Lavrov each describe the Friday meeting?", ("KERRY", "LAVROV"), ()),
+        ("Who should decide Syria's future, according to Lavrov?", ("LAVROV",), ()),
     ],
 )
 def test_speaker_mentions_in_the_seed(seed_directory, question, speakers, absent):
