@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(0.34, ge=-1.0, le=1.0)
     min_lexical_overlap: float = Field(0.5, ge=0.0, le=1.0)
     max_unknown_share: float = Field(0.5, gt=0.0, le=1.0)
+    # Asked of one speaker, a topic must be close to that speaker's own words: "what did Lavrov
+    # say about Iran" scores 0.40-0.44 against Lavrov passages of the generic kind though he never did.
+    min_dense_score_speaker: float = Field(0.45, ge=-1.0, le=1.0)
 
     # Extractive answers.
     extractive_max_quotes: int = Field(3, ge=1, le=10)
@@ -62,6 +65,11 @@ class Settings(BaseSettings):
     local_model: str = "qwen2.5-coder-0.5b-instruct"
     local_threads: int = Field(2, ge=1)
 
+    # Evaluation: the optional LLM judge of faithfulness (`rag eval`), any OpenAI-compatible endpoint.
+    judge_base_url: str | None = None
+    judge_model: str = "local"
+    judge_api_key: SecretStr = SecretStr("not-needed")
+
     # Questions.
     max_question_chars: int = Field(1000, ge=10)
     history_turns: int = Field(6, ge=0, le=50)
@@ -76,7 +84,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 
-    @field_validator("openai_base_url")
+    @field_validator("openai_base_url", "judge_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
