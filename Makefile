@@ -1,6 +1,6 @@
 # Verbatim: two entry points for a newcomer on a fresh machine (see README.md).
 #   make run   set up, build the default index from data/transcripts/, serve the API and widget
-#   make test  set up (with the local LLM and headless Chromium), run the whole test suite
+#   make test  set up (with the local LLM and headless Chromium), run the test suite and the eval gate
 # Everything runs offline: models come from installed PyPI packages, never from a hub.
 
 PYTHON ?= python3
@@ -42,14 +42,17 @@ index: setup
 run: index
 	$(BIN)/rag serve
 
+# The test suite, then the faithfulness gate: rag eval exits 1 when a metric falls below
+# eval/thresholds.json (extractive generator, both eval sets).
 test: setup-test
 	$(BIN)/python -m pytest -q
+	$(BIN)/rag eval --generator extractive
 
 bench: setup
 	$(BIN)/python bench/bench.py
 
-eval: index
-	$(BIN)/rag eval --set seed --generator extractive
+eval: setup
+	$(BIN)/rag eval --generator extractive
 
 clean:
 	rm -rf $(VENV) index/default .cache
