@@ -7,21 +7,20 @@ extra top-level ``citations`` field (the last chunk carries it when streaming).
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import Request
 from sse_starlette import ServerSentEvent
 
-from api.answers import AnswerCancelled, AskJob, available_generators
+from api.answers import AskJob, available_generators
 from api.errors import InvalidRequest, ModelNotFound
 from api.metrics import Metrics
 from api.schemas import ChatCompletionRequest, ChatMessageIn
-from api.streaming import answer_in_thread, error_payload, sse, text_pieces
+from api.streaming import guarded_events, sse, text_pieces
 from rag.engine import Engine
 from rag.models import Answer
 from rag.settings import Settings
@@ -87,33 +86,18 @@ def _chunk(
     }
 
 
-async def completion_chunks(
+def completion_chunks(
     request: Request, engine: Engine, job: AskJob, model: str, metrics: Metrics
 ) -> AsyncIterator[ServerSentEvent]:
     """The ``chat.completion.chunk`` events, then ``[DONE]``; an error becomes an error event."""
     ident, created = completion_id(), int(time.time())
-    cancel = threading.Event()
-    finished = False
-    try:
-        yield sse(None, _chunk(ident, created, model, {"role": "assistant", "content": ""}))
-        try:
-            answer = await answer_in_thread(engine, job, cancel)
-        except AnswerCancelled:
-            return
-        except Exception as exc:  # noqa: BLE001 - the status is sent: report it as an event
-            finished = True
-            yield sse(None, error_payload(exc))
-            return
-        metrics.record_answer(answer)
+
+    def render(answer: Answer) -> Iterable[ServerSentEvent]:
         for piece in text_pieces(answer.answer):
-            if await request.is_disconnected():
-                return
             yield sse(None, _chunk(ident, created, model, {"content": piece}))
-        finished = True
         citations = [asdict(c) for c in answer.citations]
         yield sse(None, _chunk(ident, created, model, {}, "stop", citations=citations, refused=answer.refused))
         yield sse(None, "[DONE]")
-    finally:
-        if not finished:
-            cancel.set()
-            metrics.streams_cancelled.inc()
+
+    opening = [sse(None, _chunk(ident, created, model, {"role": "assistant", "content": ""}))]
+    return guarded_events(request, engine, job, metrics, render, error_event=None, closing=2, preamble=opening)

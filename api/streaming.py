@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -60,33 +60,57 @@ async def answer_in_thread(engine: Engine, job: AskJob, cancel: threading.Event)
         raise
 
 
-async def answer_events(
-    request: Request, engine: Engine, job: AskJob, metrics: Metrics
+async def guarded_events(
+    request: Request,
+    engine: Engine,
+    job: AskJob,
+    metrics: Metrics,
+    render: Callable[[Answer], Iterable[ServerSentEvent]],
+    *,
+    error_event: str | None,
+    closing: int = 1,
+    preamble: Iterable[ServerSentEvent] = (),
 ) -> AsyncIterator[ServerSentEvent]:
-    """The events of ``POST /ask/stream``."""
+    """Answer in a worker thread and stream ``render(answer)``; a disconnect cancels the work.
+
+    The last ``closing`` events are sent even if the client is leaving, and the stream then
+    counts as finished, not cancelled. A failure becomes one ``error_event`` event.
+    """
     cancel = threading.Event()
     finished = False
     try:
+        for event in preamble:
+            yield event
         try:
             answer = await answer_in_thread(engine, job, cancel)
         except AnswerCancelled:
             return
         except Exception as exc:  # noqa: BLE001 - the status is sent: report it as an event
             finished = True
-            yield sse("error", error_payload(exc))
+            yield sse(error_event, error_payload(exc))
             return
         metrics.record_answer(answer)
-        for piece in text_pieces(answer.answer):
+        events = list(render(answer))
+        body, tail = events[: len(events) - closing], events[len(events) - closing :]
+        for event in body:
             if await request.is_disconnected():
                 return
-            yield sse("token", {"text": piece})
-        for citation in answer.citations:
-            if await request.is_disconnected():
-                return
-            yield sse("citation", asdict(citation))
+            yield event
         finished = True
-        yield sse("answer", answer_to_dict(answer))
+        for event in tail:
+            yield event
     finally:
         if not finished:
             cancel.set()
             metrics.streams_cancelled.inc()
+
+
+def answer_events(request: Request, engine: Engine, job: AskJob, metrics: Metrics) -> AsyncIterator[ServerSentEvent]:
+    """The events of ``POST /ask/stream``."""
+
+    def render(answer: Answer) -> Iterable[ServerSentEvent]:
+        yield from (sse("token", {"text": piece}) for piece in text_pieces(answer.answer))
+        yield from (sse("citation", asdict(citation)) for citation in answer.citations)
+        yield sse("answer", answer_to_dict(answer))
+
+    return guarded_events(request, engine, job, metrics, render, error_event="error")
