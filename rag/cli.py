@@ -42,6 +42,11 @@ def _friendly_errors(command):
     return run
 
 
+def _show_progress(label: str, done: int, total: int) -> None:
+    """One self-overwriting line on stderr, so stdout stays clean for --json and reports."""
+    click.echo(f"\r  {label}: {done}/{total}", nl=done == total, err=True)
+
+
 def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -71,12 +76,9 @@ def ingest(paths: tuple[Path, ...], index_path: Path | None) -> None:
     embedder = load_embedder(settings.embedder, settings.embed_batch_size)
     counter = TokenCounter(settings.tokenizer_encoding)
 
-    def progress(document: str, done: int, total: int) -> None:
-        click.echo(f"\r  embedding {document}: {done}/{total} chunks", nl=done == total, err=True)
-
     report = ingest_files(
         list(paths), settings.index_path, embedder,
-        count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=progress,
+        count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
     )
     click.echo(
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
@@ -217,7 +219,7 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
             thresholds=thresholds, save_baseline=save_baseline, index_path=index_path, judge_url=judge_url,
             judge_model=judge_model,
         )
-        runs = run_eval(request, settings, echo=click.echo)
+        runs = run_eval(request, settings, echo=click.echo, progress=_show_progress)
     except VerbatimError as exc:
         click.echo(f"{type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_USAGE)

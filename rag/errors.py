@@ -15,6 +15,10 @@ Our exception hierarchy:
   + QuestionError          - the question is empty or too long
   + UnknownDocument        - a document id that the index does not hold
   + PromptError            - a prompt template is missing or lacks a variable
+  + EvalError              - an evaluation cannot be run as asked
+    - EvalSetError         - an eval set file is malformed or contradicts its transcripts
+    - EvalConfigError      - the eval config, thresholds, baseline or judge settings are unusable
+    - JudgeError           - the LLM judge answered something unusable (recorded, never fatal)
 """
 
 from __future__ import annotations
@@ -76,3 +80,19 @@ class UnknownDocument(VerbatimError):
 
 class PromptError(VerbatimError):
     """A prompt template is missing or is rendered without a required variable."""
+
+
+class EvalError(VerbatimError):
+    """An evaluation cannot be run as asked."""
+
+
+class EvalSetError(EvalError):
+    """An eval set file is malformed or contradicts its transcripts."""
+
+
+class EvalConfigError(EvalError):
+    """The eval config, thresholds, baseline or judge settings are unusable."""
+
+
+class JudgeError(EvalError):
+    """The LLM judge answered something unusable."""

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.evaluation import METRIC_BY_NAME, EvalConfigError
+from rag.errors import EvalConfigError
+from rag.evaluation import METRIC_BY_NAME
 
 Summary = Mapping[str, float | int | None]
 # A change smaller than this is float noise, not a change.

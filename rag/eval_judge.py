@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
-from rag.errors import GeneratorError, PromptError
-from rag.evaluation import JudgeError, Judgement
+from rag.errors import GeneratorError, JudgeError, PromptError
+from rag.evaluation import Judgement
 from rag.llm import ChatBackend
 from rag.models import Answer
 from rag.prompts import PromptTemplate

@@ -18,7 +18,7 @@ from typing import Any
 
 from rag.embedding import Embedder, load_embedder
 from rag.engine import GENERATORS, Engine
-from rag.errors import VerbatimError
+from rag.errors import EvalConfigError, VerbatimError
 from rag.eval_gates import (
     Delta,
     Gate,
@@ -33,7 +33,6 @@ from rag.eval_judge import NO_OWN_WORDS, NOT_CONFIGURED, LLMJudge
 from rag.eval_report import render_html, render_markdown, render_text
 from rag.eval_sets import check_against_transcripts, parse_set
 from rag.evaluation import (
-    EvalConfigError,
     EvalQuestion,
     QuestionResult,
     Variant,
@@ -42,7 +41,7 @@ from rag.evaluation import (
     score_question,
     summarize,
 )
-from rag.ingest import ingest_files
+from rag.ingest import Progress, ingest_files
 from rag.llm import OpenAIChat
 from rag.models import Transcript
 from rag.parsing import read_transcript
@@ -157,8 +156,11 @@ def load_config(path: Path) -> EvalConfig:
 
 
 def run_eval(request: EvalRequest, settings: Settings, *, embedder: Embedder | None = None,
-             echo: Echo = print) -> list[SetRun]:
+             echo: Echo = print, progress: Progress | None = None) -> list[SetRun]:
     """Run every requested set and variant, write the reports, and return what was measured.
+
+    ``progress(label, done, total)`` hears of each embedded batch and each answered question:
+    an LLM generator takes tens of seconds a question, so a full run is long.
 
     :raises EvalConfigError: a bad request, config, thresholds file or baseline.
     :raises EvalSetError: a malformed set, or one that contradicts its transcripts.
@@ -178,13 +180,14 @@ def run_eval(request: EvalRequest, settings: Settings, *, embedder: Embedder | N
     for spec in specs:
         questions = parse_set(spec.file.read_text(encoding="utf-8").splitlines(), str(spec.file))[: request.limit]
         index_path = request.index_path or spec.index or settings.index_path
-        engine = _engine_for(spec, questions, index_path, settings, embedder, echo)
+        engine = _engine_for(spec, questions, index_path, settings, embedder, echo, progress)
         originals = _originals(spec, engine, questions)
         check_against_transcripts(questions, originals)
         created = datetime.now(UTC).isoformat(timespec="seconds")
         set_run = SetRun(spec, generator, k, request.limit, judge_note, [], created)
         for variant in variants:
-            run = _run_variant(engine, generator, variant, k, questions, originals, judge, echo, spec.name)
+            label = f"{spec.name} / {generator} / {variant.name}"
+            run = _run_variant(engine, generator, variant, k, questions, originals, judge, echo, progress, label)
             set_run.runs.append(run)
         _gate(set_run, gates, limited_default=request.limit is not None and request.thresholds is None)
         _compare(set_run, request, config)
@@ -233,13 +236,14 @@ def _judge(request: EvalRequest, settings: Settings, generator: str) -> tuple[LL
 
 
 def _engine_for(spec: SetSpec, questions: Sequence[EvalQuestion], index_path: Path, settings: Settings,
-                embedder: Embedder, echo: Echo) -> Engine:
+                embedder: Embedder, echo: Echo, progress: Progress | None) -> Engine:
     """Load the set's index, first adding or refreshing its transcripts when the set names a folder."""
     if spec.transcripts is not None:
         files = [_original_path(spec, document) for document in dict.fromkeys(q.document for q in questions)]
         counter = TokenCounter(settings.tokenizer_encoding)
         report = ingest_files(
-            files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens
+            files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+            progress=progress,
         )
         if report.added or report.replaced:
             changed = len(report.added) + len(report.replaced)
@@ -274,7 +278,8 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
 
 
 def _run_variant(engine: Engine, generator_name: str, variant: Variant, k: int, questions: Sequence[EvalQuestion],
-                 originals: dict[str, Transcript], judge: LLMJudge | None, echo: Echo, set_name: str) -> VariantRun:
+                 originals: dict[str, Transcript], judge: LLMJudge | None, echo: Echo, progress: Progress | None,
+                 label: str) -> VariantRun:
     # No fallback generator: the eval measures the generator asked for, failures included.
     generator = engine.generator(generator_name)
     started = time.perf_counter()
@@ -288,8 +293,10 @@ def _run_variant(engine: Engine, generator_name: str, variant: Variant, k: int, 
         latency_ms = (time.perf_counter() - clock) * 1000
         judgement = judge.judge(question.question, answer) if judge is not None else None
         results.append(score_question(question, answer, originals[question.document], latency_ms, judgement))
+        if progress:
+            progress(label, len(results), len(questions))
     seconds = time.perf_counter() - started
-    echo(f"{set_name} / {generator_name} / {variant.name}: {len(results)} questions in {seconds:.1f} s")
+    echo(f"{label}: {len(results)} questions in {seconds:.1f} s")
     return VariantRun(variant, results, summarize(results), round(seconds, 1))
 
 

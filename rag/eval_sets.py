@@ -9,7 +9,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.evaluation import EvalQuestion, EvalSetError
+from rag.errors import EvalSetError
+from rag.evaluation import EvalQuestion
 from rag.models import Transcript
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {

@@ -2,14 +2,6 @@
 
 Nothing here reads a file or calls a model; ``rag.eval_runner`` does the I/O. Every metric is
 defined in ``eval/README.md``, and its name here is its key in the JSON report.
-
-Errors (until they move to ``rag.errors``):
-
-* VerbatimError
-  + EvalError               - an evaluation cannot be run as asked
-    - EvalSetError          - an eval set file is malformed or contradicts its transcripts
-    - EvalConfigError       - the eval config, thresholds, baseline or judge settings are unusable
-    - JudgeError            - the LLM judge answered something unusable (recorded, never fatal)
 """
 
 from __future__ import annotations
@@ -20,25 +12,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Literal
 
-from rag.errors import VerbatimError
 from rag.models import Answer, Citation, Passage, Transcript
-
-
-class EvalError(VerbatimError):
-    """An evaluation cannot be run as asked."""
-
-
-class EvalSetError(EvalError):
-    """An eval set file is malformed or contradicts its transcripts."""
-
-
-class EvalConfigError(EvalError):
-    """The eval config, thresholds, baseline or judge settings are unusable."""
-
-
-class JudgeError(EvalError):
-    """The LLM judge answered something unusable."""
-
 
 Better = Literal["higher", "lower", "none"]
 Unit = Literal["rate", "count", "ms"]

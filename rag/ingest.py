@@ -77,7 +77,7 @@ def ingest_transcripts(
                 report.unchanged.append(transcript.id)
                 continue
             chunks = chunk_transcript(transcript, count_tokens, max_tokens)
-            vectors = _embed_with_progress(embedder, [c.text for c in chunks], transcript.id, progress)
+            vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress)
             index.put(transcript, chunks, vectors)
             (report.replaced if record is not None else report.added).append(transcript.id)
             report.turns += len(transcript.turns)

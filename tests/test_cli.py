@@ -64,7 +64,7 @@ def test_ingest_reports_what_changed_and_rejects_bad_files(run, tmp_path):
     first = run("ingest", SEED, "--index", index)
     assert first.exit_code == 0, first.output
     assert first.stdout.startswith("added 1, replaced 0, unchanged 0 (10 turns, 26 chunks,")
-    assert "embedding kerry-lavrov-moscow-2015-12-15: 26/26 chunks" in first.stderr
+    assert "embedding kerry-lavrov-moscow-2015-12-15: 26/26\n" in first.stderr
     again = run("ingest", SEED, "--index", index)
     assert again.stdout.startswith("added 0, replaced 0, unchanged 1 (0 turns, 0 chunks,")
     bad = tmp_path / "bad.txt"

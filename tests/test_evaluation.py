@@ -10,16 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import main
+from rag.errors import EvalConfigError, EvalSetError, JudgeError
 from rag.eval_gates import Gate, GateFailure, check_gate, compare_summaries, parse_thresholds, question_changes
 from rag.eval_judge import LLMJudge, own_sentences, parse_judgement
 from rag.eval_report import bar_chart, format_value, render_html
 from rag.eval_runner import EXIT_FAILED, EvalRequest, exit_code, report_dict, run_eval
 from rag.eval_sets import check_against_transcripts, parse_set
 from rag.evaluation import (
-    EvalConfigError,
     EvalQuestion,
-    EvalSetError,
-    JudgeError,
     Judgement,
     QuestionResult,
     citation_is_located,
@@ -373,6 +371,7 @@ def test_the_runner_scores_five_seed_questions_end_to_end(tmp_path, seed_index_p
         json.dumps({"variants": [{"name": "hybrid+speakers", "summary": {"quotes_dropped": -1}, "questions": []}]})
     )
     echoed: list[str] = []
+    progress: list[tuple[str, int, int]] = []
     request = EvalRequest(
         sets=("seed",),
         limit=5,
@@ -381,7 +380,9 @@ def test_the_runner_scores_five_seed_questions_end_to_end(tmp_path, seed_index_p
         baseline=baseline,
         index_path=seed_index_path,
     )
-    [run] = run_eval(request, seed_settings, embedder=minilm, echo=echoed.append)
+    [run] = run_eval(
+        request, seed_settings, embedder=minilm, echo=echoed.append, progress=lambda *step: progress.append(step)
+    )
 
     assert [r.qid for r in run.runs[0].results] == ["seed-001", "seed-002", "seed-003", "seed-004", "seed-005"]
     summary = run.runs[0].summary
@@ -401,4 +402,5 @@ def test_the_runner_scores_five_seed_questions_end_to_end(tmp_path, seed_index_p
     html = render_html(stored)
     assert "<svg" in html and "<script" not in html and "src=" not in html
     assert any(line.startswith("seed / extractive / hybrid+speakers: 5 questions in ") for line in echoed)
+    assert progress == [("seed / extractive / hybrid+speakers", done, 5) for done in range(1, 6)]
     assert replace(run, runs=[]).failed is False
