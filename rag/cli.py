@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
 
@@ -193,33 +194,45 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
               help="Thresholds file (default: eval/thresholds.json).")
 @click.option("--judge-url", default=None, help="OpenAI-compatible base URL of the faithfulness judge.")
 @click.option("--judge-model", default=None, help="Model name for the judge.")
+@click.option("--local-server", is_flag=True,
+              help="Start llama.cpp's OpenAI-compatible server on the packaged GGUF (VERBATIM_LOCAL_MODEL) for "
+                   "this run and use it as the openai generator's backend and as the judge.")
 @INDEX_OPTION
 def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None, no_speaker_aware: bool,
                  all_variants: bool, k: int | None, limit: int | None, out: Path | None, baseline: Path | None,
                  save_baseline: bool, thresholds: Path | None, judge_url: str | None, judge_model: str | None,
-                 index_path: Path | None) -> None:
+                 local_server: bool, index_path: Path | None) -> None:
     """Run the eval sets, print a table, write reports under eval/reports/, gate on eval/thresholds.json.
 
     Exits 0 when every threshold holds, 1 when one fails, 2 on a usage or configuration error.
 
-    Example: rag eval --set seed --variants
+    Examples: rag eval --set seed --variants; rag eval --generator openai --local-server
     """
     from rag.eval_runner import EXIT_USAGE, EvalRequest, exit_code, run_eval
     from rag.evaluation import VARIANTS, Variant
+    from rag.llama_server import run_packaged_server
 
     if all_variants and (mode or no_speaker_aware):
         raise click.UsageError("--variants runs every retriever; drop --retriever and --no-speaker-aware")
+    if local_server and generator not in (None, "openai"):
+        raise click.UsageError("--local-server serves the openai generator; drop --generator or pass openai")
     try:
-        settings = _settings(index_path)
-        variants = VARIANTS if all_variants else ()
-        if mode or no_speaker_aware:
-            variants = (Variant(mode or settings.retriever, settings.speaker_aware and not no_speaker_aware),)
-        request = EvalRequest(
-            sets=sets, generator=generator, variants=variants, k=k, limit=limit, out=out, baseline=baseline,
-            thresholds=thresholds, save_baseline=save_baseline, index_path=index_path, judge_url=judge_url,
-            judge_model=judge_model,
-        )
-        runs = run_eval(request, settings, echo=click.echo, progress=_show_progress)
+        with ExitStack() as stack:
+            settings = _settings(index_path)
+            if local_server:
+                click.echo(f"starting llama.cpp's server on {settings.local_model} ...", err=True)
+                url = stack.enter_context(run_packaged_server(settings))
+                settings = settings.model_copy(update={"openai_base_url": url})
+                generator, judge_url = "openai", judge_url or url
+            variants = VARIANTS if all_variants else ()
+            if mode or no_speaker_aware:
+                variants = (Variant(mode or settings.retriever, settings.speaker_aware and not no_speaker_aware),)
+            request = EvalRequest(
+                sets=sets, generator=generator, variants=variants, k=k, limit=limit, out=out, baseline=baseline,
+                thresholds=thresholds, save_baseline=save_baseline, index_path=index_path, judge_url=judge_url,
+                judge_model=judge_model,
+            )
+            runs = run_eval(request, settings, echo=click.echo, progress=_show_progress)
     except VerbatimError as exc:
         click.echo(f"{type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_USAGE)

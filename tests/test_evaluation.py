@@ -33,7 +33,7 @@ from rag.llm import ScriptedChat
 from rag.models import Answer, Chunk, Citation, Passage
 from rag.parsing import parse_transcript
 from rag.prompts import PromptTemplate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SEED
 
 TEXT = (
     "ALICE: We met in Geneva. The talks went well.\n\n"
@@ -404,3 +404,29 @@ def test_the_runner_scores_five_seed_questions_end_to_end(tmp_path, seed_index_p
     assert any(line.startswith("seed / extractive / hybrid+speakers: 5 questions in ") for line in echoed)
     assert progress == [("seed / extractive / hybrid+speakers", done, 5) for done in range(1, 6)]
     assert replace(run, runs=[]).failed is False
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_rag_eval_local_server_scores_the_openai_generator_with_the_judge(tmp_path, seed_index_path):
+    pytest.importorskip("llama_cpp", reason="the 'local' extra (llama-cpp-python) is not installed")
+    # seed-001 and seed-002 are answerable: the model has something to quote and the judge to read.
+    args = ["eval", "--local-server", "--set", "seed", "--limit", "2", "--k", "3", "--out", str(tmp_path),
+            "--index", str(seed_index_path)]
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 0, result.output
+    assert "seed / openai / hybrid+speakers: 2/2" in result.stderr
+    report = json.loads((tmp_path / "seed-openai.json").read_text())
+    assert report["generator"] == "openai" and report["k"] == 3
+    assert report["judge"].startswith("judge: local at http://127.0.0.1:")
+    [variant] = report["variants"]
+    assert variant["summary"]["questions"] == 2
+    assert variant["gate"]["status"] == "unchecked"
+    seed_text = SEED.read_text(encoding="utf-8")
+    for question in variant["questions"]:
+        assert question["latency_ms"] > 0
+        assert question["claims"] is not None or question["judge_note"], question  # judged, or why not
+        for citation in question["citations"]:
+            assert citation["valid"] and citation["located"], citation
+            assert seed_text[citation["char_start"] : citation["char_end"]] in question["answer"]

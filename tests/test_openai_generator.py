@@ -16,7 +16,7 @@ from rag.gguf import assemble_gguf
 from rag.llm import ANSWER_SCHEMA, OpenAIChat
 from rag.settings import Settings
 from tests.conftest import ROOT, SEED
-from tests.llm_server import free_port, run_llama_server
+from rag.llama_server import free_port, run_llama_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,12 +1,14 @@
-"""Run llama-cpp-python's OpenAI-compatible server around a GGUF for the duration of a test.
+"""Run llama-cpp-python's OpenAI-compatible server on a GGUF for the duration of a block.
 
-Not a test module: tests (or fixtures) use ``run_llama_server`` as a context manager and talk
-to the yielded base URL with the ``openai`` client. The server is started with settings chosen
-for reproducible, CPU-only runs on a small machine, and is always terminated on exit.
+``rag eval --local-server`` and the tests use it to put the packaged model behind a real
+OpenAI-compatible endpoint, which is what the ``openai`` generator and the judge talk to. The
+server is started with settings chosen for reproducible, CPU-only runs on a small machine, and
+is always terminated when the block exits.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -19,6 +21,10 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from rag.errors import BackendUnavailable, ModelError
+from rag.gguf import assemble_gguf
+from rag.settings import Settings
 
 # The server reads its settings from same-named environment variables as well as from the
 # command line (and HOST/PORT override the command line outright), so the child gets only
@@ -76,13 +82,17 @@ def run_llama_server(
 
     ``chat_format=None`` uses the chat template embedded in the GGUF (right for Qwen2.5
     instruct); pass e.g. ``"chatml"`` to force one. The server's output (llama.cpp's timings
-    included) goes to ``log_path`` if given, else to a temporary file. Raises ``RuntimeError``
-    with the tail of that output if the server exits or does not answer ``GET /v1/models`` in
-    time.
+    included) goes to ``log_path`` if given, else to a temporary file.
+
+    :raises ModelError: no file at ``model_path``, or llama-cpp-python is not installed.
+    :raises BackendUnavailable: the server exits or does not answer ``GET /v1/models`` in time;
+        the message ends with the tail of its output.
     """
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise FileNotFoundError(f"no GGUF model at {model_path}")
+        raise ModelError(f"no GGUF model at {model_path}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelError("llama-cpp-python is not installed: pip install -e '.[local]'")
     port = port or free_port()
     threads = str(n_threads or _cpu_count())
     command = [
@@ -116,13 +126,13 @@ def run_llama_server(
             deadline = time.monotonic() + startup_timeout
             while not _answers(f"{base_url}/models"):
                 if process.poll() is not None:
-                    raise RuntimeError(
+                    raise BackendUnavailable(
                         f"llama_cpp.server exited with code {process.returncode} before it "
                         f"answered; command: {' '.join(command)}\n--- output tail ---\n"
                         f"{_tail(log_path)}"
                     )
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
+                    raise BackendUnavailable(
                         f"llama_cpp.server did not answer GET {base_url}/models within "
                         f"{startup_timeout:.0f}s\n--- output tail ---\n{_tail(log_path)}"
                     )
@@ -136,3 +146,22 @@ def run_llama_server(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@contextmanager
+def run_packaged_server(settings: Settings, *, log_path: Path | None = None) -> Iterator[str]:
+    """Serve the packaged GGUF named by ``settings.local_model`` and yield its ``.../v1`` base URL.
+
+    The model is assembled from its PyPI part packages on first use (``rag.gguf``). The server
+    answers to ``settings.openai_model``, so the ``openai`` generator and the judge can use the
+    URL with their default model names.
+    """
+    model_path = assemble_gguf(settings.local_model, settings.cache_dir / "models")
+    with run_llama_server(
+        model_path,
+        n_ctx=settings.llm_context_tokens,
+        n_threads=settings.local_threads,
+        model_alias=settings.openai_model,
+        log_path=log_path,
+    ) as base_url:
+        yield base_url
