@@ -3,7 +3,8 @@
 Each floor sits one question's worth below the measured value (rounded down to 0.01), so a
 near-tie that flips on another CPU does not fail CI but two lost questions do; quote validity
 and citation location are floored at 1.0 whatever was measured, and the counts that must stay
-low are capped at the measured count. Latency is not gated (it depends on the machine).
+low are capped at the measured count (plus one for an LLM generator, whose drafts can flip on
+another CPU). Latency is not gated (it depends on the machine).
 
 Run it after a change that improved the metrics, review the diff, and commit only floors that
 went up: thresholds are never lowered to make a run pass.
@@ -19,7 +20,8 @@ import math
 from pathlib import Path
 
 EVAL = Path(__file__).resolve().parent
-BASELINES = ("seed-extractive", "qmsum-extractive")
+BASELINES = ("seed-extractive", "qmsum-extractive", "seed-openai", "qmsum-openai")
+DETERMINISTIC = ("extractive",)
 EXACT = ("quote_validity", "citation_location")
 CAPPED = ("quotes_dropped", "quotes_repaired", "absent_attributions")
 # Means over the answerable questions: one question moves them by 1 / answerable.
@@ -36,14 +38,16 @@ def gate_for(set_name: str, generator: str, variant: dict) -> dict:
     judged = [c for q in questions for c in q["citations"] if c["expected"] is not None]
     per_answer = len(judged) / max(sum(any(c["expected"] is not None for c in q["citations"]) for q in questions), 1)
     step = {metric: 1 / answerable for metric in AVERAGED}
+    judged_answers = sum(bool(q.get("claims")) for q in questions)
     step.update(refusal_precision=1 / max(refused, 1), refusal_recall=1 / max(unanswerable, 1),
-                attribution=per_answer / max(len(judged), 1))
+                attribution=per_answer / max(len(judged), 1), faithfulness=1 / max(judged_answers, 1))
     floors = {metric: 1.0 for metric in EXACT}
     for metric, one_question in step.items():
         value = summary.get(metric)
         if value is not None:
             floors[metric] = max(math.floor((value - one_question) * 100) / 100, 0.0)
-    ceilings = {metric: summary[metric] for metric in CAPPED}
+    slack = 0 if generator in DETERMINISTIC else 1
+    ceilings = {metric: summary[metric] + slack for metric in CAPPED}
     return {"set": set_name, "generator": generator, "variant": variant["name"], "min": floors, "max": ceilings}
 
 
@@ -53,7 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     gates = []
     for name in BASELINES:
-        report = json.loads((EVAL / "baselines" / f"{name}.json").read_text(encoding="utf-8"))
+        path = EVAL / "baselines" / f"{name}.json"
+        if not path.is_file():
+            continue
+        report = json.loads(path.read_text(encoding="utf-8"))
         gates.extend(gate_for(report["set"], report["generator"], variant) for variant in report["variants"])
     text = json.dumps({"rule": "see eval/README.md, Thresholds", "gates": gates}, indent=2) + "\n"
     if args.write:
