@@ -103,6 +103,9 @@ class Metrics:
         self.quotes_repaired = Counter(
             "verbatim_quotes_repaired_total", "Quotations repaired to the transcript's text."
         )
+        self.summaries_dropped = Counter(
+            "verbatim_summaries_dropped_total", "Generator summaries left out because the quotations did not support them."
+        )
         self.streams_cancelled = Counter(
             "verbatim_streams_cancelled_total", "Streamed answers stopped by a disconnect."
         )
@@ -117,6 +120,8 @@ class Metrics:
             self.quotes_dropped.inc(answer.quotes_dropped, generator=generator)
         if answer.quotes_repaired:
             self.quotes_repaired.inc(answer.quotes_repaired, generator=generator)
+        if answer.summary_dropped:
+            self.summaries_dropped.inc(generator=generator)
 
     def render(self) -> str:
         families = (
@@ -126,6 +131,7 @@ class Metrics:
             self.refusals,
             self.quotes_dropped,
             self.quotes_repaired,
+            self.summaries_dropped,
             self.streams_cancelled,
             self.rate_limited,
         )

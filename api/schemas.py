@@ -125,6 +125,9 @@ class AnswerPublic(BaseModel):
     passages: list[PassagePublic]
     quotes_dropped: int
     quotes_repaired: int
+    summary_dropped: bool = Field(
+        description="True when the generator's own sentences were left out because the quotations did not support them."
+    )
     timings_ms: dict[str, float]
 
 

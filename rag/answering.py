@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from rag.errors import GeneratorError, QuestionError
 from rag.generation import Draft, Generator, Message, previous_question
+from rag.grounding import grounding
 from rag.lexical import content_terms, term_overlap, unknown_share
 from rag.models import Answer, Citation, Passage, Transcript
 from rag.retrieval import Mode, Retriever
@@ -35,6 +36,7 @@ class AnswerOptions:
     max_unknown_share: float = 0.5
     min_dense_score_speaker: float = 0.45
     max_question_chars: int = 1000
+    min_summary_support: float = 0.9
 
 
 @dataclass
@@ -89,9 +91,9 @@ class Answerer:
         if not self._has_evidence(query, passages, options, restricted=bool(speakers)):
             return _refusal(question, generator.name, NOT_COVERED, timings, started, passages)
 
-        answer = self._draft_and_verify(question, query, passages, generator, history, timings)
+        answer = self._draft_and_verify(question, query, passages, generator, history, timings, options)
         if fallback is not None and (answer is None or (not answer.citations and answer.refusal_reason != DECLINED)):
-            answer = self._draft_and_verify(question, query, passages, fallback, history, timings)
+            answer = self._draft_and_verify(question, query, passages, fallback, history, timings, options)
             if answer is not None:
                 answer.fallback = True
         if answer is None:
@@ -127,6 +129,7 @@ class Answerer:
         generator: Generator,
         history: Sequence[Message],
         timings: dict[str, float],
+        options: AnswerOptions,
     ) -> Answer | None:
         clock = time.perf_counter()
         try:
@@ -136,12 +139,18 @@ class Answerer:
             return None
         timings[f"generation_{generator.name}"] = _ms(clock)
         clock = time.perf_counter()
-        answer = self._compose(question, passages, draft, generator.name)
+        answer = self._compose(question, passages, draft, generator.name, options.min_summary_support)
         timings["verification"] = _ms(clock)
         return answer
 
-    def _compose(self, question: str, passages: list[Passage], draft: Draft, generator: str) -> Answer:
-        """Verify every drafted quote and write the answer from the survivors only."""
+    def _compose(
+        self, question: str, passages: list[Passage], draft: Draft, generator: str, min_summary_support: float
+    ) -> Answer:
+        """Verify every drafted quote and write the answer from the survivors only.
+
+        The summary is kept only when the surviving quotations (and the question) support its
+        words (``rag.grounding``); ``min_summary_support`` 0 keeps it whatever it says.
+        """
         citations: list[Citation] = []
         renumber: dict[int, list[int]] = {}
         dropped = repaired = 0
@@ -182,10 +191,16 @@ class Answerer:
                 question=question, answer=reason, refused=True, generator=generator,
                 passages=passages, refusal_reason=reason, quotes_dropped=dropped,
             )
-        text = _render(draft.summary, citations, renumber)
+        summary = draft.summary
+        sources = [question, *(c.quote for c in citations)]
+        summary_dropped = bool(
+            summary and min_summary_support > 0
+            and not grounding(_MARKER.sub(" ", summary), sources).holds(min_summary_support)
+        )
+        text = _render("" if summary_dropped else summary, citations, renumber)
         return Answer(
             question=question, answer=text, refused=False, generator=generator, citations=citations,
-            passages=passages, quotes_dropped=dropped, quotes_repaired=repaired,
+            passages=passages, quotes_dropped=dropped, quotes_repaired=repaired, summary_dropped=summary_dropped,
         )
 
 

@@ -61,7 +61,7 @@ class Engine:
             k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, min_dense_score=s.min_dense_score,
             min_lexical_overlap=s.min_lexical_overlap, max_unknown_share=s.max_unknown_share,
             min_dense_score_speaker=s.min_dense_score_speaker,
-            max_question_chars=s.max_question_chars,
+            max_question_chars=s.max_question_chars, min_summary_support=s.min_summary_support,
         )
         values.update({key: value for key, value in overrides.items() if value is not None})
         return AnswerOptions(**values)

@@ -41,6 +41,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("citation_location", "citation turn+speaker match the transcript", "higher", "rate"),
     MetricSpec("quotes_dropped", "quotes dropped by verification", "lower", "count"),
     MetricSpec("quotes_repaired", "quotes repaired by verification", "lower", "count"),
+    MetricSpec("summaries_dropped", "summaries left out (quotes do not support them)", "lower", "count"),
     MetricSpec("attribution", "attribution (citations by an expected speaker)", "higher", "rate"),
     MetricSpec("attribution_failures", "answers citing an unexpected speaker", "lower", "count"),
     MetricSpec("absent_attributions", "answers attributing words to a non-speaker", "lower", "count"),
@@ -144,6 +145,7 @@ class QuestionResult:
     citations: list[CitationResult] = field(default_factory=list)
     quotes_dropped: int = 0
     quotes_repaired: int = 0
+    summary_dropped: bool = False
     absent_attribution: bool = False
     coverage: float | None = None
     missing_phrases: list[str] = field(default_factory=list)
@@ -252,6 +254,7 @@ def score_question(
         answer=answer.answer, latency_ms=round(latency_ms, 1),
         retrieved_turns=ranked_turns(answer.passages, question.document),
         quotes_dropped=answer.quotes_dropped, quotes_repaired=answer.quotes_repaired,
+        summary_dropped=answer.summary_dropped,
         absent_attribution=attributes_to_absent(question, answer, set(transcript.speakers)),
     )
     if question.gold_turns:
@@ -307,6 +310,7 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, float | int | None
         "citation_location": _ratio(sum(c.located for c in citations), len(citations)),
         "quotes_dropped": sum(r.quotes_dropped for r in results),
         "quotes_repaired": sum(r.quotes_repaired for r in results),
+        "summaries_dropped": sum(r.summary_dropped for r in results),
         "attribution": _ratio(sum(bool(c.expected) for c in judged), len(judged)),
         "attribution_failures": sum(any(c.expected is False for c in r.citations) for r in results),
         "absent_attributions": sum(r.absent_attribution for r in results),
@@ -331,6 +335,7 @@ def failures_by_kind(results: Sequence[QuestionResult]) -> dict[str, list[str]]:
         "absent_attributions": [r.qid for r in results if r.absent_attribution],
         "false_refusals": [r.qid for r in results if r.answerable and r.refused],
         "missed_refusals": [r.qid for r in results if not r.answerable and not r.refused],
+        "summaries_dropped": [r.qid for r in results if r.summary_dropped],
         "retrieval_misses": [r.qid for r in results if r.hit == 0.0],
         "uncovered": [r.qid for r in results if r.coverage is not None and r.coverage < 1.0],
     }

@@ -120,4 +120,6 @@ class Answer:
     fallback: bool = False
     quotes_dropped: int = 0
     quotes_repaired: int = 0
+    # The generator's own sentences were left out: the quotations did not support them.
+    summary_dropped: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -38,5 +38,6 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "passages": [passage_to_dict(passage) for passage in answer.passages],
         "quotes_dropped": answer.quotes_dropped,
         "quotes_repaired": answer.quotes_repaired,
+        "summary_dropped": answer.summary_dropped,
         "timings_ms": dict(answer.timings_ms),
     }

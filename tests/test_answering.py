@@ -96,8 +96,9 @@ def test_llm_quotes_are_verified_fabrications_dropped_near_misses_repaired(seed_
         (1, "Jordan is circulating the information to all the members"),
     )
     generator = _scripted(seed_engine, reply)
+    # The summary check is off here: this test is about the quotes and the markers' renumbering.
     answer = seed_engine.answerer.answer(
-        "What did Lavrov say about the terrorist list?", generator, seed_engine.options()
+        "What did Lavrov say about the terrorist list?", generator, seed_engine.options(min_summary_support=0.0)
     )
     assert answer.quotes_dropped == 1
     assert answer.quotes_repaired == 1
@@ -115,9 +116,36 @@ def test_unverified_quotation_marks_in_the_summary_are_removed(seed_engine):
         (1, "This process applies to the terrorist list that is coordinated by Jordan"),
     )
     answer = seed_engine.answerer.answer(
-        "What did Lavrov say about the terrorist list?", _scripted(seed_engine, reply), seed_engine.options()
+        "What did Lavrov say about the terrorist list?",
+        _scripted(seed_engine, reply),
+        seed_engine.options(min_summary_support=0.0),
     )
     assert answer.answer.splitlines()[0] == "Lavrov called it a list written in Washington [1]."
+
+
+JORDAN_QUOTE = "This process applies to the terrorist list that is coordinated by Jordan"
+
+
+@pytest.mark.parametrize(
+    ("summary", "kept"),
+    [
+        ("Lavrov said the terrorist list is coordinated by Jordan [1].", True),
+        ("Lavrov said Saudi Arabia coordinates the terrorist list [1].", False),  # a wrong fact
+        ("Lavrov said Jordan coordinated the terrorist list 10 days ago [1].", False),  # an invented number
+        ("Lavrov sees it as a significant step towards counterterrorism and progress [1].", False),
+    ],
+)
+def test_a_summary_the_quotes_do_not_support_is_left_out(seed_engine, summary, kept):
+    answer = seed_engine.answerer.answer(
+        "What did Lavrov say about the terrorist list?",
+        _scripted(seed_engine, _reply(summary, (1, JORDAN_QUOTE))),
+        seed_engine.options(),
+    )
+    assert [c.quote for c in answer.citations] == [JORDAN_QUOTE]
+    assert answer.summary_dropped is not kept
+    expected = ([summary] if kept else []) + [f"Lavrov: “{JORDAN_QUOTE}” [1]"]
+    assert answer.answer.splitlines() == expected
+    assert_offsets_hold(answer)
 
 
 @pytest.mark.parametrize("reply", [BackendUnavailable("down"), "I cannot help with that.", _reply("x", (1, "Made-up words that were never spoken here"))])

@@ -393,6 +393,7 @@ def test_metrics_count_requests_answers_and_refusals(seed_settings, seed_engine)
         'verbatim_refusals_total{generator="extractive"} 1',
         "# TYPE verbatim_http_request_duration_seconds histogram",
         "# TYPE verbatim_quotes_dropped_total counter",
+        "# TYPE verbatim_summaries_dropped_total counter",
     ]:
         assert line in lines, line
 
@@ -605,6 +606,7 @@ def test_openai_generator_answer_is_verified(llm_server):
     assert (answer["generator"], answer["fallback"], answer["refused"]) == ("openai", False, False)
     assert [c["quote"] for c in answer["citations"]] == [LAVROV_QUOTE]
     assert answer["answer"].startswith("Lavrov said Jordan coordinates the list [1].")
+    assert answer["summary_dropped"] is False
     assert_citations_verbatim(answer["citations"], TEXTS)
 
 

@@ -21,6 +21,7 @@ from rag.evaluation import (
     Judgement,
     QuestionResult,
     citation_is_located,
+    failures_by_kind,
     hit_at_k,
     phrases_retrieved,
     ranked_turns,
@@ -132,6 +133,14 @@ def test_a_citation_in_the_wrong_turn_is_not_located():
     assert citation_is_located(cite(FRIDAY, "BOB", 1), DOC)
     assert not citation_is_located(cite(FRIDAY, "BOB", 2), DOC)
     assert not citation_is_located(cite(FRIDAY, "ALICE", 1), DOC)
+
+
+def test_a_left_out_summary_is_counted_and_named():
+    kept = answered(cite(FRIDAY, "BOB", 1))
+    dropped = replace(answered(cite(FRIDAY, "BOB", 1)), summary_dropped=True)
+    results = [score(question("q1"), kept), score(question("q2"), dropped)]
+    assert summarize(results)["summaries_dropped"] == 1
+    assert failures_by_kind(results)["summaries_dropped"] == ["q2"]
 
 
 def test_a_wrong_speaker_lowers_attribution():
