@@ -192,7 +192,9 @@ class Answerer:
                 passages=passages, refusal_reason=reason, quotes_dropped=dropped,
             )
         summary = draft.summary
-        sources = [question, *(c.quote for c in citations)]
+        # Not the question: a summary that echoes it ("Washington wants to topple the government")
+        # can assert what the quotes deny. The speakers' names are fair: "Lavrov said ...".
+        sources = [*(c.quote for c in citations), *(c.label for c in citations)]
         summary_dropped = bool(
             summary and min_summary_support > 0
             and not grounding(_MARKER.sub(" ", summary), sources).holds(min_summary_support)

@@ -1,11 +1,13 @@
-"""Whether an answer's own words stay within what its verified quotations (and the question) say.
+"""Whether an answer's own words stay within what its verified quotations say.
 
 A generator's summary is prose around the quotes, and only the quotes are verified. A small
 model writes summaries such as "Saudi Arabia compiles the list" next to a quote that says Jordan
 does. No NLI model is packaged, so support is judged lexically: a summary is grounded when
-nearly all of its content words occur in the cited quotations or the question, and every number
-it states does. A faithful paraphrase in new words fails this test too; the answer then shows
-the quotations alone, which is the safe side for a product that must not misquote.
+nearly all of its content words occur in the cited quotations (or their speakers' labels), and
+every number it states does. A faithful paraphrase in new words fails this test too; the answer
+then shows the quotations alone, which is the safe side for a product that must not misquote.
+Words alone cannot catch a wrong answer made of the quote's own words ("Jordan" for a question
+about a prize); the quotations shown beside it are what the reader can check.
 """
 
 from __future__ import annotations

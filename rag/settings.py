@@ -54,9 +54,9 @@ class Settings(BaseSettings):
     # Quote verification: how similar a quote must be to a span to be repaired into it.
     repair_min_similarity: float = Field(0.92, ge=0.5, le=1.0)
     # An LLM's summary is shown only when this share of its content words (and every number it
-    # states) occurs in its verified quotations or the question; 0 shows it unchecked. At 0.9 it
-    # kept 2 of the 21 summaries of Qwen2.5-Coder-0.5B that we read by hand, and they were the
-    # only 2 supported by their quotes (eval/README.md).
+    # states) occurs in its verified quotations; 0 shows it unchecked. At 0.9, of 21 summaries of
+    # Qwen2.5-Coder-0.5B read by hand it kept exactly the 2 that their quotes support
+    # (eval/README.md, openai results).
     min_summary_support: float = Field(0.9, ge=0.0, le=1.0)
 
     # Generators.

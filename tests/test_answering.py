@@ -133,6 +133,8 @@ JORDAN_QUOTE = "This process applies to the terrorist list that is coordinated b
         ("Lavrov said Saudi Arabia coordinates the terrorist list [1].", False),  # a wrong fact
         ("Lavrov said Jordan coordinated the terrorist list 10 days ago [1].", False),  # an invented number
         ("Lavrov sees it as a significant step towards counterterrorism and progress [1].", False),
+        # Words of the question are no support: echoed, they can assert what the quote denies.
+        ("Lavrov said Washington writes the terrorist list [1].", False),
     ],
 )
 def test_a_summary_the_quotes_do_not_support_is_left_out(seed_engine, summary, kept):
