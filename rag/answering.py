@@ -148,7 +148,7 @@ class Answerer:
     ) -> Answer:
         """Verify every drafted quote and write the answer from the survivors only.
 
-        The summary is kept only when the surviving quotations (and the question) support its
+        The summary is kept only when the surviving quotations (and their speakers) support its
         words (``rag.grounding``); ``min_summary_support`` 0 keeps it whatever it says.
         """
         citations: list[Citation] = []
