@@ -147,5 +147,7 @@ def _named_people(question: str) -> list[tuple[str, bool]]:
     names = []
     for pattern in _ASKS_ABOUT:
         for match in pattern.finditer(question):
-            names.append((match.group("name").strip(), pattern is not _POSSESSIVE))
+            # "Was Bethan Owen's comment ..." names Bethan Owen, not "Bethan Owen's".
+            name = re.sub(r"['’]s$", "", match.group("name").strip())
+            names.append((name, pattern is not _POSSESSIVE))
     return names

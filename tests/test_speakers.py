@@ -25,6 +25,8 @@ def seed_directory(seed_path):
         ("What did the RT journalist ask Kerry?", ("QUESTION",), ()),
         ("How did Kerry and Lavrov each describe the Friday meeting?", ("KERRY", "LAVROV"), ()),
         ("Who should decide Syria's future, according to Lavrov?", ("LAVROV",), ()),
+        ("What was Kerry's comment on Assad?", ("KERRY",), ()),
+        ("What was Putin's comment on Assad?", (), ("Putin",)),
     ],
 )
 def test_speaker_mentions_in_the_seed(seed_directory, question, speakers, absent):
@@ -37,3 +39,9 @@ def test_offices_in_parentheses_name_their_holder(qmsum_dir):
     assert directory.mention("What did the Prime Minister say about fraud?").speakers == ("JUSTIN TRUDEAU",)
     assert directory.mention("What did the Minister of Seniors say about seniors?").speakers == ("DEB SCHULTE",)
     assert directory.mention("What did Scheer ask?").speakers == ("ANDREW SCHEER",)
+
+
+def test_a_possessive_speaker_name_is_not_taken_for_an_absent_person(qmsum_dir):
+    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
+    mention = directory.mention("What was Bethan Owen's comment towards the high-risk category?")
+    assert (mention.speakers, mention.absent) == (("BETHAN OWEN",), ())
