@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,8 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from rag.processes import LOOPBACK, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # loopback only, by design
+HOST = LOOPBACK  # loopback only, by design
 MAX_REQUESTS = 5000
 QUESTIONS = [
     "What did Lavrov say about the terrorist list?",
@@ -54,12 +55,6 @@ class Result:
             f"{self.name:<16} {self.requests:>5} req  concurrency {concurrency}  errors {self.errors}  "
             f"{self.requests / self.seconds:8.1f} req/s  p50 {p50:8.1f} ms  p95 {p95:8.1f} ms"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int, index: Path | None) -> subprocess.Popen:
@@ -146,12 +141,7 @@ def main() -> None:
         wait_ready(base, server)
         results = asyncio.run(bench(base, args.requests, args.ask_requests, args.concurrency))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
     print(f"loopback {base}, {os.cpu_count()} CPUs, server and client on the same machine")
     for result in results:
         print(result.line(args.concurrency))

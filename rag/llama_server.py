@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from rag.errors import BackendUnavailable, ModelError
 from rag.gguf import assemble_gguf
+from rag.processes import free_port, stop_process
 from rag.settings import Settings
 
 # The server reads its settings from same-named environment variables as well as from the
@@ -31,13 +31,6 @@ from rag.settings import Settings
 # the variables below: a stray API_KEY or PORT in a developer's or CI's shell cannot leak in.
 _ENV_KEEP = {"PATH", "HOME", "TMPDIR", "LANG", "TZ", "VIRTUAL_ENV", "LD_LIBRARY_PATH"}
 _ENV_KEEP_PREFIXES = ("LC_", "PYTHON", "GGML_", "LLAMA_", "OMP_")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cpu_count() -> int:
@@ -139,13 +132,7 @@ def run_llama_server(
                 time.sleep(0.2)
             yield base_url
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from rag.gguf import assemble_gguf
 from rag.llm import ANSWER_SCHEMA, OpenAIChat
 from rag.settings import Settings
 from tests.conftest import ROOT, SEED
-from rag.llama_server import free_port, run_llama_server
+from rag.llama_server import run_llama_server
+from rag.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
