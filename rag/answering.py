@@ -12,7 +12,9 @@ from rag.generation import Draft, Generator, Message, previous_question
 from rag.grounding import grounding
 from rag.lexical import content_terms, term_overlap, unknown_share
 from rag.models import Answer, Citation, Passage, Transcript
+from rag.persons import ROLE_QUESTIONER, display_name
 from rag.retrieval import Mode, Retriever
+from rag.scope import describe, document_date, scope_of
 from rag.speakers import SpeakerDirectory
 from rag.verify import QuoteVerifier
 
@@ -30,6 +32,10 @@ class AnswerOptions:
     mode: Mode = "hybrid"
     speaker: str | None = None
     document: str | None = None
+    # Explicit filters already resolved to documents (``rag.scope.filter_documents``); None is all.
+    documents: tuple[str, ...] | None = None
+    # Confine a question that names a place or date of some documents ("in Rome") to those.
+    scope_by_question: bool = True
     speaker_aware: bool = True
     min_dense_score: float = 0.34
     min_lexical_overlap: float = 0.5
@@ -66,25 +72,25 @@ class Answerer:
         started = time.perf_counter()
         question = validate_question(question, options.max_question_chars)
         timings: dict[str, float] = {}
-        mention = self.directory.mention(question)
+        documents, asked = self._scope(question, options)
+        mention = self.directory.mention(asked)
         speakers = self.resolve_speakers(options, mention.speakers)
         if mention.absent and not speakers:
             names = ", ".join(mention.absent)
-            who = ", ".join(s.title() for s in self.retriever.index.speakers(options.document)[:8])
-            return _refusal(question, generator.name, f"{names} does not speak in this transcript (speakers: {who}).", timings, started)
+            return _refusal(question, generator.name, f"{names} does not speak in {self._where(documents)}.", timings, started)
 
         # Once the speaker filter holds the "who", the search is about the "what"; a follow-up
         # ("and what did Kerry say about it?") borrows the "what" of the previous question.
-        query = mention.topic if speakers else question
+        query = mention.topic if speakers else asked
         earlier = previous_question(history)
         if earlier:
             query = f"{self.directory.mention(earlier).topic} {query}"
         clock = time.perf_counter()
-        passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=options.document)
+        passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, documents=documents)
         timings["retrieval"] = _ms(clock)
         if not passages:
             reason = (
-                f"{', '.join(s.title() for s in speakers)} does not speak in the selected document."
+                f"{', '.join(display_name(s) for s in speakers)} does not speak in {self._where(documents, speakers=False)}."
                 if speakers else NOT_COVERED
             )
             return _refusal(question, generator.name, reason, timings, started)
@@ -98,8 +104,40 @@ class Answerer:
                 answer.fallback = True
         if answer is None:
             return _refusal(question, generator.name, "The answer generator failed.", timings, started, passages)
+        if documents is not None and documents != options.documents and not answer.refused:
+            # The question named a place or date: say which press conference the words come from.
+            answer.scope = list(documents)
+            answer.answer = f"From {'; '.join(describe(self._records[d]) for d in documents)}:\n{answer.answer}"
         answer.timings_ms = {**timings, "total": _ms(started)}
         return answer
+
+    @property
+    def _records(self):
+        return self.retriever.index.records
+
+    def _scope(self, question: str, options: AnswerOptions) -> tuple[tuple[str, ...] | None, str]:
+        """The documents to search, and the question less the place or date that chose them."""
+        documents = options.documents
+        if options.document:
+            documents = (options.document,)
+        if documents is not None or not options.scope_by_question:
+            return documents, question
+        scope = scope_of(question, list(self._records.values()))
+        return scope.documents, scope.topic
+
+    def _where(self, documents: tuple[str, ...] | None, *, speakers: bool = True) -> str:
+        """The documents searched, named for a refusal message (with their speakers when there is one)."""
+        index = self.retriever.index
+        chosen = list(documents) if documents is not None else list(index.transcripts)
+        if len(chosen) == 1:
+            name = "this transcript" if len(index.transcripts) == 1 else describe(self._records[chosen[0]])
+            if not speakers:
+                return name
+            who = ", ".join([p.name for p in index.people(chosen[0]) if p.role != ROLE_QUESTIONER][:8])
+            return f"{name} (speakers: {who})"
+        if documents is None:
+            return f"any of the {len(chosen)} indexed transcripts"
+        return "any of " + "; ".join(describe(self._records[d]) for d in chosen)
 
     def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions, *, restricted: bool) -> bool:
         """Whether the passages plausibly answer the question's topic at all."""
@@ -176,10 +214,13 @@ class Answerer:
                     )
                     continue
                 turn = verifier.turn_at(check.start, check.end)
+                record = self._records[check.document]
+                media_start, media_end = verifier.transcript.media_span(check.start, check.end)
                 citation = Citation(
                     id=len(citations) + 1, quote=check.source_text, speaker=turn.speaker, label=turn.label,
                     document=check.document, turn=turn.index, char_start=check.start, char_end=check.end,
-                    status=check.status,
+                    status=check.status, media_start=media_start, media_end=media_end,
+                    title=record.title, date=document_date(record), place=record.place,
                 )
                 citations.append(citation)
                 renumber.setdefault(position, []).append(citation.id)
@@ -241,12 +282,9 @@ def _render(summary: str, citations: list[Citation], renumber: dict[int, list[in
         )
         lines.append(re.sub(r"\s{2,}", " ", summary).strip())
     for citation in citations:
-        lines.append(f"{_display(citation.speaker)}: “{citation.quote}” [{citation.id}]")
+        lines.append(f"{display_name(citation.speaker)}: “{citation.quote}” [{citation.id}]")
     return "\n".join(lines)
 
-
-def _display(speaker: str) -> str:
-    return "A journalist" if speaker == "QUESTION" else speaker.title()
 
 
 def _refusal(

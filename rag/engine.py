@@ -11,8 +11,9 @@ from rag.errors import GeneratorError
 from rag.extractive import ExtractiveGenerator
 from rag.generation import Generator
 from rag.gguf import assemble_gguf
-from rag.index import TranscriptIndex
+from rag.index import SPEAKER_MAP, TranscriptIndex
 from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
+from rag.persons import SpeakerMap
 from rag.prompts import PromptTemplate
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -22,6 +23,14 @@ from rag.tokens import TokenCounter
 GENERATORS = ("extractive", "openai", "local")
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One loaded generation of the index with what answers from it; replaced whole on reload."""
+
+    index: TranscriptIndex
+    answerer: Answerer
+
+
 @dataclass
 class Engine:
     """A loaded index with its retriever, and the generators built so far."""
@@ -29,8 +38,7 @@ class Engine:
     settings: Settings
     embedder: Embedder
     counter: TokenCounter
-    index: TranscriptIndex
-    answerer: Answerer
+    snapshot: Snapshot
     _generators: dict[str, Generator] = field(default_factory=dict)
 
     @classmethod
@@ -38,13 +46,19 @@ class Engine:
         """Load the embedder and the index at ``index_path`` (default: the settings')."""
         embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
         counter = TokenCounter(settings.tokenizer_encoding)
-        index = TranscriptIndex.load(index_path or settings.index_path, embedder.name)
-        return cls(settings, embedder, counter, index, build_answerer(index, embedder, settings))
+        return cls(settings, embedder, counter, load_snapshot(settings, embedder, index_path))
+
+    @property
+    def index(self) -> TranscriptIndex:
+        return self.snapshot.index
+
+    @property
+    def answerer(self) -> Answerer:
+        return self.snapshot.answerer
 
     def reload(self, index_path: Path | None = None) -> None:
-        """Pick up a new generation of the index (after an ingest or a delete)."""
-        self.index = TranscriptIndex.load(index_path or self.settings.index_path, self.embedder.name)
-        self.answerer = build_answerer(self.index, self.embedder, self.settings)
+        """Pick up a new generation of the index (after an ingest or a delete) in one assignment."""
+        self.snapshot = load_snapshot(self.settings, self.embedder, index_path)
 
     def generator(self, name: str | None = None) -> Generator:
         """The generator called ``name`` (default: the configured one), built once."""
@@ -81,6 +95,18 @@ class Engine:
         return LLMGenerator(
             chat, template, self.counter.count, context_tokens=s.llm_context_tokens, max_tokens=s.llm_max_tokens
         )
+
+
+def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:
+    """The index at ``index_path`` (default: the settings'), its speakers resolved to persons."""
+    path = index_path or settings.index_path
+    speaker_map = SpeakerMap.load(settings.speaker_map or path / SPEAKER_MAP)
+    return TranscriptIndex.load(path, embedder_name).resolved(speaker_map)
+
+
+def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | None = None) -> Snapshot:
+    index = load_index(settings, embedder.name, index_path)
+    return Snapshot(index, build_answerer(index, embedder, settings))
 
 
 def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings) -> Answerer:

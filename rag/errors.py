@@ -14,6 +14,7 @@ Our exception hierarchy:
     - BadBackendOutput     - the LLM answered something unusable
   + QuestionError          - the question is empty or too long
   + UnknownDocument        - a document id that the index does not hold
+  + SpeakerMapError        - the user's speaker map file is malformed
   + PromptError            - a prompt template is missing or lacks a variable
   + EvalError              - an evaluation cannot be run as asked
     - EvalSetError         - an eval set file is malformed or contradicts its transcripts
@@ -52,6 +53,10 @@ class IndexCorrupt(IndexError_):
 
 class IndexMismatch(IndexError_):
     """The index was built with another embedder, dimension or format version."""
+
+
+class SpeakerMapError(VerbatimError):
+    """The user's speaker map (merges, renames, names for diarization ids) is malformed."""
 
 
 class ModelError(VerbatimError):

@@ -3,7 +3,9 @@
 Layout of ``index/<name>/``::
 
     manifest.json            which generation is current, the embedder, and each document's hash
-    texts/<sha256>.txt       each transcript's text, content-addressed and never rewritten
+    texts/<sha256>.txt       each transcript's stored text, content-addressed and never rewritten
+    texts/<sha256>.json      its turns, timed cues and header metadata as its reader found them
+    speakers.json            optional, the user's speaker map (rag.persons), applied on every load
     gen-000007/chunks.jsonl  chunk metadata, row i describing vector i
     gen-000007/vectors.faiss the vectors
 
@@ -25,18 +27,20 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rag import persons
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
-from rag.models import Chunk, Transcript
-from rag.parsing import parse_transcript
+from rag.models import Chunk, Cue, DocumentMeta, Transcript, Turn
 from rag.store import FaissStore
 
-FORMAT_VERSION = 1
+# 2: turns, cues and metadata stored beside each text, so caption renderings keep their times.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+SPEAKER_MAP = "speakers.json"
 
 
 @dataclass(frozen=True)
 class DocumentRecord:
-    """What the manifest keeps about one transcript."""
+    """What the manifest keeps about one transcript (``source`` is a file name, never a server path)."""
 
     id: str
     sha256: str
@@ -45,6 +49,12 @@ class DocumentRecord:
     chunks: int
     speakers: list[str]
     added_at: str
+    format: str = "text"
+    title: str | None = None
+    date: str | None = None
+    place: str | None = None
+    venue: str | None = None
+    time: str | None = None
 
 
 class TranscriptIndex:
@@ -73,19 +83,22 @@ class TranscriptIndex:
         documents = [self.transcript(document)] if document else list(self.transcripts.values())
         return list(dict.fromkeys(speaker for doc in documents for speaker in doc.speakers))
 
-    def speaker_rows(self, document: str | None = None) -> list[dict]:
-        """Speakers in order of first appearance, with their labels, turn counts and documents."""
-        transcripts = [self.transcript(document)] if document else list(self.transcripts.values())
-        rows: dict[str, dict] = {}
-        for transcript in transcripts:
-            for turn in transcript.turns:
-                row = rows.setdefault(turn.speaker, {"speaker": turn.speaker, "labels": [], "turns": 0, "documents": []})
-                row["turns"] += 1
-                if turn.label not in row["labels"]:
-                    row["labels"].append(turn.label)
-                if transcript.id not in row["documents"]:
-                    row["documents"].append(transcript.id)
-        return list(rows.values())
+    def people(self, document: str | None = None) -> list[persons.Person]:
+        """Speakers (persons, once ``resolved``) in order of first appearance, over one document or all."""
+        if document:
+            self.transcript(document)
+        return persons.people(self.transcripts.values(), document)
+
+    def resolved(self, speaker_map: persons.SpeakerMap) -> TranscriptIndex:
+        """A read-only view whose turns and chunks name persons, not labels (see ``rag.persons``).
+
+        The view shares the vectors; it is for answering and listing, never for saving.
+        """
+        view = TranscriptIndex(self.embedder_name, self.dim)
+        view.store, view.records, view.generation = self.store, self.records, self.generation
+        mapping = persons.resolve(self.transcripts.values(), speaker_map)
+        view.transcripts, view.chunks = persons.apply(self.transcripts, self.chunks, mapping)
+        return view
 
     def put(self, transcript: Transcript, chunks: list[Chunk], vectors) -> None:
         """Add a transcript, replacing any earlier version of the same document id."""
@@ -94,14 +107,21 @@ class TranscriptIndex:
         self.store.add(vectors)
         self.chunks.extend(chunks)
         self.transcripts[transcript.id] = transcript
+        meta = transcript.metadata
         self.records[transcript.id] = DocumentRecord(
             id=transcript.id,
             sha256=transcript.sha256,
-            source=transcript.source,
+            source=Path(transcript.source).name if transcript.source else "",
             turns=len(transcript.turns),
             chunks=len(chunks),
             speakers=transcript.speakers,
             added_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            format=transcript.format,
+            title=meta.title,
+            date=meta.date,
+            place=meta.place,
+            venue=meta.venue,
+            time=meta.time,
         )
 
     def remove(self, document_id: str) -> None:
@@ -122,6 +142,9 @@ class TranscriptIndex:
             target = texts / f"{transcript.sha256}.txt"
             if not target.exists():
                 _write_atomic(target, transcript.text.encode("utf-8"))
+            structure = texts / f"{transcript.sha256}.json"
+            if not structure.exists():
+                _write_atomic(structure, json.dumps(_structure_of(transcript), ensure_ascii=False).encode("utf-8"))
         generation = self.generation + 1
         staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=path))
         try:
@@ -228,11 +251,44 @@ def _read_text(path: Path, record: DocumentRecord) -> Transcript:
     text_path = path / "texts" / f"{record.sha256}.txt"
     try:
         data = text_path.read_bytes()
-    except OSError as exc:
-        raise IndexCorrupt(f"index {path}: the text of {record.id!r} is missing ({text_path.name})") from exc
+        structure = json.loads((path / "texts" / f"{record.sha256}.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"index {path}: the text or turns of {record.id!r} are missing or unreadable ({exc})") from exc
     if hashlib.sha256(data).hexdigest() != record.sha256:
         raise IndexCorrupt(f"index {path}: the text of {record.id!r} does not match its hash")
-    return parse_transcript(data, record.id, source=record.source)
+    try:
+        return _transcript_from(structure, record, data.decode("utf-8"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorrupt(f"index {path}: the turns of {record.id!r} are malformed ({exc!r})") from exc
+
+
+def _structure_of(transcript: Transcript) -> dict:
+    """What a transcript's reader found, keyed by content: the same text always has the same turns."""
+    return {
+        "format": transcript.format,
+        "metadata": asdict(transcript.metadata),
+        "cues": [asdict(cue) for cue in transcript.cues],
+        "turns": [{k: v for k, v in asdict(turn).items() if k != "document"} for turn in transcript.turns],
+    }
+
+
+def _transcript_from(structure: dict, record: DocumentRecord, text: str) -> Transcript:
+    turns = tuple(
+        Turn(document=record.id, **{**raw, "flags": tuple(raw.get("flags", ()))}) for raw in structure["turns"]
+    )
+    for turn in turns:
+        if text[turn.char_start : turn.char_end] != turn.text:
+            raise ValueError(f"turn {turn.index} does not match the stored text")
+    return Transcript(
+        id=record.id,
+        source=record.source,
+        text=text,
+        sha256=record.sha256,
+        turns=turns,
+        format=structure["format"],
+        metadata=DocumentMeta(**structure["metadata"]),
+        cues=tuple(Cue(**raw) for raw in structure["cues"]),
+    )
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
@@ -254,10 +310,12 @@ def _fsync(path: Path) -> None:
 
 
 def _prune(path: Path, keep: str, live_texts: set[str]) -> None:
-    """Remove older generations, abandoned staging folders and texts no document uses."""
+    """Remove older generations, abandoned staging folders and temp files, and texts no document uses."""
     for entry in path.iterdir():
         if entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name != keep:
             shutil.rmtree(entry, ignore_errors=True)
-    for text in (path / "texts").glob("*.txt"):
-        if text.stem not in live_texts:
-            text.unlink(missing_ok=True)
+        elif entry.is_file() and entry.name.startswith(f".{MANIFEST}."):
+            entry.unlink(missing_ok=True)
+    for stored in (path / "texts").iterdir():
+        if stored.suffix in (".txt", ".json") and stored.stem not in live_texts:
+            stored.unlink(missing_ok=True)

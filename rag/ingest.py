@@ -12,43 +12,77 @@ import numpy as np
 from rag.chunking import chunk_transcript
 from rag.embedding import Embedder
 from rag.errors import IndexNotFound, TranscriptError
+from rag.formats import SUFFIXES, read_transcript
 from rag.index import TranscriptIndex, write_lock
 from rag.models import Transcript
-from rag.parsing import read_transcript
 
 Progress = Callable[[str, int, int], None]
-TRANSCRIPT_SUFFIXES = (".txt", ".json")
+# A QMSum-style annotation beside its transcript (``x.turns.json`` next to ``x.txt``).
+SIDECAR_SUFFIX = ".turns.json"
 
 
 @dataclass
 class IngestReport:
-    """What an ingest changed."""
+    """What an ingest changed, and every file it skipped or rejected with the reason."""
 
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
     turns: int = 0
     chunks: int = 0
     seconds: float = 0.0
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the ``.txt``/``.json`` files of any folder, sorted."""
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to read (as given, and a folder's transcripts, sorted), and the files passed over with why.
+
+    A file named explicitly is always read, whatever its extension; in a folder, files of no
+    transcript format and annotation sidecars are skipped, and hidden files ignored.
+    """
     files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in TRANSCRIPT_SUFFIXES))
-        elif path.exists():
+        if not path.is_dir():
             files.append(path)
-        else:
-            raise TranscriptError("no such file", source=str(path))
-    return files
+            continue
+        for entry in sorted(path.iterdir()):
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            if entry.name.endswith(SIDECAR_SUFFIX) and entry.with_name(entry.name[: -len(SIDECAR_SUFFIX)] + ".txt").exists():
+                skipped.append((str(entry), "an annotation sidecar of its .txt transcript"))
+            elif entry.suffix.lower() in SUFFIXES:
+                files.append(entry)
+            else:
+                skipped.append((str(entry), f"not a transcript format ({', '.join(SUFFIXES)})"))
+    return files, skipped
 
 
-def ingest_files(paths: Sequence[Path], index_path: Path, embedder: Embedder, **options) -> IngestReport:
-    """Parse every file first (one bad file changes nothing), then ingest them all."""
-    transcripts = [read_transcript(path) for path in expand_paths(paths)]
-    return ingest_transcripts(transcripts, index_path, embedder, **options)
+def ingest_files(
+    paths: Sequence[Path], index_path: Path, embedder: Embedder, *, format: str | None = None, **options
+) -> IngestReport:
+    """Read every file, then ingest those that parse; the others are reported, never half-written.
+
+    Two files with the same document id (``x.txt`` and ``x.vtt``) would replace each other: the
+    second is rejected.
+    """
+    files, skipped = expand_paths(paths)
+    transcripts: dict[str, Transcript] = {}
+    rejected: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            transcript = read_transcript(path, format=format)
+        except TranscriptError as exc:
+            rejected.append((str(path), str(exc)))
+            continue
+        if transcript.id in transcripts:
+            rejected.append((str(path), f"same document id {transcript.id!r} as {transcripts[transcript.id].source}"))
+            continue
+        transcripts[transcript.id] = transcript
+    report = ingest_transcripts(list(transcripts.values()), index_path, embedder, **options)
+    report.skipped, report.rejected = skipped, rejected
+    return report
 
 
 def ingest_transcripts(

@@ -78,6 +78,18 @@ class Transcript:
         """Canonical speakers in order of first appearance."""
         return list(dict.fromkeys(turn.speaker for turn in self.turns))
 
+    def media_span(self, start: int, end: int) -> tuple[float | None, float | None]:
+        """Recording times of ``text[start:end]``: the cue where it starts and the cue where it ends.
+
+        Without cues, the times of the turn that holds it (if its source had any).
+        """
+        first = next((cue for cue in self.cues if cue.char_start <= start < cue.char_end), None)
+        last = next((cue for cue in self.cues if cue.char_start < end <= cue.char_end), None)
+        if first or last:
+            return (first.start if first else None), (last.end if last else None)
+        turn = next((t for t in self.turns if t.char_start <= start and end <= t.char_end), None)
+        return (turn.media_start, turn.media_end) if turn else (None, None)
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -164,3 +176,5 @@ class Answer:
     # The generator's own sentences were left out: the quotations did not support them.
     summary_dropped: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The documents the question named by place or date ("in Rome"), when it was confined to them.
+    scope: list[str] = field(default_factory=list)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal
 
 import numpy as np
@@ -35,15 +35,20 @@ class Retriever:
         mode: Mode = "hybrid",
         speakers: Sequence[str] | None = None,
         document: str | None = None,
+        documents: Collection[str] | None = None,
         query_vector: np.ndarray | None = None,
     ) -> list[Passage]:
-        """The ``k`` best passages for ``query``, optionally only from some speakers or one document.
+        """The ``k`` best passages for ``query``, optionally only from some speakers or documents.
 
+        :param documents: only these documents (with ``document``, the one in both).
         :param query_vector: the query's embedding, when the caller already computed it.
         """
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {MODES}")
-        allowed = self._allowed_rows(speakers, document)
+        wanted = set(documents) if documents is not None else None
+        if document:
+            wanted = {document} & wanted if wanted is not None else {document}
+        allowed = self._allowed_rows(speakers, wanted)
         if allowed is not None and not allowed:
             return []
         if query_vector is None:
@@ -70,14 +75,14 @@ class Retriever:
             for row in best
         ]
 
-    def _allowed_rows(self, speakers: Sequence[str] | None, document: str | None) -> list[int] | None:
-        if not speakers and not document:
+    def _allowed_rows(self, speakers: Sequence[str] | None, documents: set[str] | None) -> list[int] | None:
+        if not speakers and documents is None:
             return None
         wanted = set(speakers or ())
         return [
             row
             for row, chunk in enumerate(self.index.chunks)
-            if (not wanted or chunk.speaker in wanted) and (not document or chunk.document == document)
+            if (not wanted or chunk.speaker in wanted) and (documents is None or chunk.document in documents)
         ]
 
     def _bm25_ranking(self, query: str, allowed: list[int] | None) -> list[int]:

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     cache_dir: Path = PROJECT_ROOT / ".cache"
 
+    # The user's speaker map (merges, renames, names for diarization ids; see rag/persons.py);
+    # by default speakers.json inside the index folder.
+    speaker_map: Path | None = None
+    # How often a running service looks for what `rag ingest` committed (manifest or speaker map changed).
+    reload_poll_s: float = Field(2.0, gt=0)
+
     # Embedding and chunking.
     embedder: str = "minilm"
     embed_batch_size: int = Field(32, ge=1, le=1024)

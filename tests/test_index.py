@@ -130,7 +130,7 @@ def test_remove_document(tmp_path, ingest, seed_path):
     index = TranscriptIndex.load(index_path)
     assert list(index.transcripts) == ["meeting"]
     assert [c.document for c in index.chunks] == ["meeting", "meeting"]
-    assert len(list((index_path / "texts").iterdir())) == 1
+    assert len(list((index_path / "texts").glob("*.txt"))) == 1
     manifest = json.loads((index_path / "manifest.json").read_text())
     assert list(manifest["documents"]) == ["meeting"]
     with pytest.raises(UnknownDocument):
