@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
 from rag.models import Chunk, Transcript
-from rag.parsing import parse_transcript
+from rag.formats import parse_transcript
 from rag.store import FaissStore
 
 FORMAT_VERSION = 1

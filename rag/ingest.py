@@ -14,10 +14,9 @@ from rag.embedding import Embedder
 from rag.errors import IndexNotFound, TranscriptError
 from rag.index import TranscriptIndex, write_lock
 from rag.models import Transcript
-from rag.parsing import read_transcript
+from rag.formats import SUFFIXES, read_transcript
 
 Progress = Callable[[str, int, int], None]
-TRANSCRIPT_SUFFIXES = (".txt", ".json")
 
 
 @dataclass
@@ -33,11 +32,11 @@ class IngestReport:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the ``.txt``/``.json`` files of any folder, sorted."""
+    """Files as given, and the transcript files of any folder (``rag.formats.SUFFIXES``), sorted."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix in TRANSCRIPT_SUFFIXES))
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES))
         elif path.exists():
             files.append(path)
         else:
@@ -45,9 +44,15 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def ingest_files(paths: Sequence[Path], index_path: Path, embedder: Embedder, **options) -> IngestReport:
-    """Parse every file first (one bad file changes nothing), then ingest them all."""
-    transcripts = [read_transcript(path) for path in expand_paths(paths)]
+def ingest_files(
+    paths: Sequence[Path], index_path: Path, embedder: Embedder, *, format: str | None = None, **options
+) -> IngestReport:
+    """Parse every file first (one bad file changes nothing), then ingest them all.
+
+    ``format`` names the reader for every file (``rag.formats.FORMAT_NAMES``); by default each
+    file's extension or content chooses.
+    """
+    transcripts = [read_transcript(path, format=format) for path in expand_paths(paths)]
     return ingest_transcripts(transcripts, index_path, embedder, **options)
 
 
