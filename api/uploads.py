@@ -22,7 +22,7 @@ from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
 from rag.ingest import ingest_transcripts, remove_document
 from rag.models import Transcript
-from rag.parsing import parse_transcript
+from rag.formats import parse_transcript
 
 _DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
 

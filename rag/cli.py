@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from rag.errors import VerbatimError
+from rag.formats import FORMAT_NAMES
 from rag.settings import Settings
 
 INDEX_OPTION = click.option(
@@ -60,14 +61,16 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "format_name", type=click.Choice(FORMAT_NAMES), default=None,
+              help="Read every file as this format (default: by extension, then by content).")
 @INDEX_OPTION
 @_friendly_errors
-def ingest(paths: tuple[Path, ...], index_path: Path | None) -> None:
-    """Add transcripts (files or folders of .txt/.json) to the index.
+def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | None) -> None:
+    """Add transcripts (files, or folders of .txt .md .vtt .srt .json .docx) to the index.
 
     Unchanged files are skipped and changed ones replaced.
 
-    Example: rag ingest data/transcripts/
+    Example: rag ingest data/transcripts/ briefing.vtt
     """
     from rag.embedding import load_embedder
     from rag.ingest import ingest_files
@@ -78,7 +81,7 @@ def ingest(paths: tuple[Path, ...], index_path: Path | None) -> None:
     counter = TokenCounter(settings.tokenizer_encoding)
 
     report = ingest_files(
-        list(paths), settings.index_path, embedder,
+        list(paths), settings.index_path, embedder, format=format_name,
         count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
     )
     click.echo(

@@ -44,7 +44,7 @@ from rag.evaluation import (
 from rag.ingest import Progress, ingest_files
 from rag.llm import OpenAIChat
 from rag.models import Transcript
-from rag.parsing import read_transcript
+from rag.formats import read_transcript
 from rag.prompts import PromptTemplate
 from rag.settings import PROJECT_ROOT, Settings
 from rag.tokens import TokenCounter

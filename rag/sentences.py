@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import re
 
+from rag.formats.labels import STAGE_DIRECTION
+
 # Abbreviations that end with a period without ending the sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof hon st mt gen gov sen rep jr sr vs etc no nos u.s u.n u.k e.g i.e
     a.m p.m jan feb mar apr jun jul aug sep sept oct nov dec lt col capt sgt rt""".split()
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n[ \t]*\n")
-_LEADING_DIRECTION = re.compile(r"\([^()\n]{1,40}\)\s*")
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Split ``text`` into sentences; spans are ``(start, end)`` shifted by ``offset``.
 
     Spans exclude surrounding whitespace and a leading stage direction such as
-    "(Via interpreter)", so each span is text that someone actually said.
+    "(Via interpreter)", and a stage direction standing alone ("(Laughter.)") is no
+    sentence at all, so each span is text that someone actually said.
     """
     spans: list[tuple[int, int]] = []
     start = 0
@@ -45,9 +47,11 @@ def _ends_with_abbreviation(text: str, period_at: int) -> bool:
 def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
     while start < end and text[start].isspace():
         start += 1
-    direction = _LEADING_DIRECTION.match(text, start, end)
-    if direction and direction.end() < end:
+    direction = STAGE_DIRECTION.match(text, start, end)
+    if direction:
         start = direction.end()
+    while start < end and text[start].isspace():
+        start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
     if end > start:

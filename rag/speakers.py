@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.models import Transcript
-from rag.parsing import parenthesised_parts
+from rag.formats.labels import parenthesised_parts
 
 # "(NANAIMO-LADYSMITH, GP)" is a riding and a party, not an office anyone would ask about.
 _RIDING = re.compile(r",\s*(?:LIB|CPC|NDP|BQ|GP|IND|CON|LAB|SNP|PC)\.?\s*$", re.IGNORECASE)

@@ -1,5 +1,5 @@
 from rag.chunking import chunk_transcript, chunk_turn
-from rag.parsing import parse_transcript, read_transcript
+from rag.formats import parse_transcript, read_transcript
 
 
 def test_every_chunk_is_a_slice_within_one_turn_and_within_budget(seed_path, counter):

@@ -72,3 +72,18 @@ def test_ingest_reports_what_changed_and_rejects_bad_files(run, tmp_path):
     failed = run("ingest", bad, "--index", index)
     assert failed.exit_code == 1
     assert failed.stderr.strip().startswith(f"TranscriptError: {bad}:1: no speaker labels found")
+
+
+def test_ingest_reads_every_file_as_the_format_given(run, tmp_path):
+    captions = tmp_path / "briefing.txt"
+    captions.write_text(
+        "WEBVTT\n\n00:00:03.000 --> 00:00:04.600\n<v Karine Jean-Pierre>Hi, everyone.</v>\n\n"
+        "00:00:05.600 --> 00:00:06.400\n<v Reporter>Good afternoon.</v>\n",
+        encoding="utf-8",
+    )
+    result = run("ingest", captions, "--format", "vtt", "--index", tmp_path / "index")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("added 1, replaced 0, unchanged 0 (2 turns, 2 chunks,")
+    unknown = run("ingest", captions, "--format", "pdf", "--index", tmp_path / "index")
+    assert unknown.exit_code == 2
+    assert "'pdf' is not one of 'text', 'vtt', 'srt', 'json', 'docx'" in unknown.stderr

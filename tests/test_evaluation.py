@@ -32,7 +32,7 @@ from rag.evaluation import (
 )
 from rag.llm import ScriptedChat
 from rag.models import Answer, Chunk, Citation, Passage
-from rag.parsing import parse_transcript
+from rag.formats import parse_transcript
 from rag.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED
 
@@ -228,7 +228,7 @@ def test_a_key_phrase_must_be_in_the_transcript():
 
 
 def test_both_committed_sets_match_their_transcripts(qmsum_dir):
-    from rag.parsing import read_transcript
+    from rag.formats import read_transcript
 
     for name, folder in (("seed", ROOT / "data" / "transcripts"), ("qmsum", qmsum_dir / "transcripts")):
         questions = parse_set((ROOT / "eval" / "sets" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(), name)

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from rag.errors import TranscriptError
-from rag.parsing import canonical_speaker, parse_transcript, read_transcript
+from rag.formats import parse_transcript, read_transcript
+from rag.formats.labels import canonical_speaker
 
 MEETINGS = ["covid_2", "covid_6", "education_0", "education_10", "education_18", "education_22"]
 
@@ -32,17 +33,28 @@ def test_seed_turn_text_is_the_file_slice_and_continues_unlabelled_paragraphs(se
     assert transcript.turns[0].text.endswith("Please, you have the floor.")
 
 
-@pytest.mark.parametrize("meeting", MEETINGS)
-def test_qmsum_turns_match_the_sidecar(qmsum_dir, meeting):
-    path = qmsum_dir / "transcripts" / f"{meeting}.txt"
-    sidecar = json.loads(path.with_name(f"{meeting}.turns.json").read_text(encoding="utf-8"))["turns"]
+def _assert_turns_match_the_sidecar(path):
+    sidecar = json.loads(path.with_name(f"{path.stem}.turns.json").read_text(encoding="utf-8"))["turns"]
     transcript = read_transcript(path)
-    assert len(transcript.turns) == len(sidecar)
+    assert len(transcript.turns) == len(sidecar), path.name
     for turn, truth in zip(transcript.turns, sidecar):
         assert (turn.index, turn.label) == (truth["turn"], truth["label"])
         assert (turn.span_start, turn.span_end) == (truth["char_start"], truth["char_end"])
         assert turn.speaker == canonical_speaker(truth["speaker_canonical"])
         assert (turn.text == "") == truth["empty"]
+    assert transcript.metadata.header == ""
+
+
+@pytest.mark.parametrize("meeting", MEETINGS)
+def test_qmsum_turns_match_the_sidecar(qmsum_dir, meeting):
+    _assert_turns_match_the_sidecar(qmsum_dir / "transcripts" / f"{meeting}.txt")
+
+
+def test_qmsum_tune_turns_match_their_sidecars(qmsum_dir):
+    paths = sorted((qmsum_dir.parent / "qmsum-tune" / "transcripts").glob("*.txt"))
+    assert paths, "the qmsum-tune transcripts are expected beside qmsum-committee-val"
+    for path in paths:
+        _assert_turns_match_the_sidecar(path)
 
 
 @pytest.mark.parametrize(
@@ -65,8 +77,11 @@ def test_canonical_speaker_strips_titles_offices_and_post_nominals(label, canoni
 def test_json_turns_are_rendered_to_press_style_with_offsets():
     data = json.dumps([{"speaker": "Ms. Ortiz", "text": "We will vote on Monday."}, {"speaker": "Chair", "text": "Agreed."}])
     transcript = parse_transcript(data.encode(), "json-doc")
-    assert transcript.text == "MS. ORTIZ: We will vote on Monday.\n\nCHAIR: Agreed.\n"
-    assert [(t.speaker, t.text) for t in transcript.turns] == [("ORTIZ", "We will vote on Monday."), ("CHAIR", "Agreed.")]
+    assert transcript.text == "Ms. Ortiz: We will vote on Monday.\n\nChair: Agreed.\n"
+    assert [(t.label, t.speaker, t.text) for t in transcript.turns] == [
+        ("Ms. Ortiz", "ORTIZ", "We will vote on Monday."),
+        ("Chair", "CHAIR", "Agreed."),
+    ]
     assert transcript.text[transcript.turns[1].char_start : transcript.turns[1].char_end] == "Agreed."
 
 
@@ -89,9 +104,10 @@ def test_malformed_input_gets_an_error_naming_file_and_line(data, message):
     assert str(caught.value).startswith(message)
 
 
-def test_text_before_the_first_label_is_rejected():
-    with pytest.raises(TranscriptError, match="text before the first speaker label"):
-        parse_transcript(b"Press release, Moscow\n\nKERRY: Hello.\n", "x", source="x.txt")
+def test_text_before_the_first_label_is_the_header_not_a_turn():
+    transcript = parse_transcript(b"Press release, Moscow\n\nKERRY: Hello.\n", "x", source="x.txt")
+    assert transcript.metadata.title == "Press release, Moscow"
+    assert [(t.speaker, t.text) for t in transcript.turns] == [("KERRY", "Hello.")]
 
 
 def test_missing_file_is_a_transcript_error(tmp_path):

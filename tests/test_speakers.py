@@ -1,6 +1,6 @@
 import pytest
 
-from rag.parsing import read_transcript
+from rag.formats import read_transcript
 from rag.speakers import SpeakerDirectory
 
 

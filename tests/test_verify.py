@@ -1,6 +1,6 @@
 import pytest
 
-from rag.parsing import parse_transcript
+from rag.formats import parse_transcript
 from rag.verify import QuoteVerifier, normalize
 
 TEXT = (
