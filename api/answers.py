@@ -68,16 +68,15 @@ def prepare_ask(
 ) -> AskJob:
     """Check the question, the document and the generator; build the options.
 
-    :param filters: ``k``, ``speaker``, ``document``, ``mode`` (``None`` means the default).
+    :param filters: ``k``, ``speaker``, ``mode`` and the document filters ``document``, ``date_from``,
+        ``date_to``, ``place`` (``None`` means the default).
     :raises QuestionError: empty or overlong question.
-    :raises UnknownDocument: ``document`` is not in the index.
+    :raises UnknownDocument: ``document`` is not in the index, or the filters match no document.
     :raises GeneratorUnavailable: the generator is not configured on this service.
     """
     settings = engine.settings
     options = engine.options(**filters)
     validate_question(question, options.max_question_chars)
-    if options.document:
-        engine.index.transcript(options.document)
     name = generator or settings.generator
     if name not in available_generators(settings):
         raise GeneratorUnavailable(

@@ -21,7 +21,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.origins import OriginGuardMiddleware
 from api.routes import ROUTERS
 from api.schemas import DocumentIn
-from rag.engine import Engine
+from rag.engine import Engine, disk_stamp
 from rag.errors import VerbatimError
 from rag.settings import Settings
 
@@ -66,7 +66,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 app.state.load_error = f"{type(exc).__name__}: {exc}"
                 app.state.engine = None
                 logger.error("the generator could not be built: %s", app.state.load_error)
-        yield
+        watcher = asyncio.create_task(_follow_index(app, settings))
+        try:
+            yield
+        finally:
+            watcher.cancel()
 
     app = FastAPI(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -92,6 +96,35 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _follow_index(app: FastAPI, settings: Settings) -> None:
+    """Pick up what ``rag ingest`` (another process) committed, without a restart.
+
+    Uploads through this service reload at once; this catches every other writer, and an index
+    that did not exist when the service started.
+    """
+    tried = disk_stamp(settings, settings.index_path)
+    while True:
+        await asyncio.sleep(settings.reload_poll_s)
+        async with app.state.write_lock:
+            try:
+                if app.state.engine is None:
+                    stamp = disk_stamp(settings, settings.index_path)
+                    if stamp == tried:
+                        continue
+                    tried = stamp
+                    app.state.engine = await anyio.to_thread.run_sync(Engine.load, settings)
+                    await anyio.to_thread.run_sync(app.state.engine.generator)
+                    app.state.load_error = None
+                    logger.info("the index is loaded")
+                elif await anyio.to_thread.run_sync(app.state.engine.reload_if_changed):
+                    logger.info("reloaded the index: %d documents", len(app.state.engine.index.records))
+            except VerbatimError as exc:
+                # A half-finished or broken index on disk: keep serving what was loaded.
+                if app.state.engine is None:
+                    app.state.load_error = f"{type(exc).__name__}: {exc}"
+                logger.warning("the index on disk cannot be loaded yet: %s", exc)
 
 
 def _body_limit(settings: Settings) -> Callable[[Scope], int]:

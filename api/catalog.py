@@ -9,25 +9,21 @@ from typing import Any
 from api.errors import InvalidRange
 from rag.index import TranscriptIndex
 from rag.models import Transcript, Turn
+from rag.output import document_to_dict
 
 CONTEXT_RADIUS = 600
 _SENTENCE_START = re.compile(r"(?<=[.!?…”\"])\s+(?=\S)|\n\s*")
 
 
 def document_summaries(index: TranscriptIndex) -> list[dict[str, Any]]:
-    return [asdict(record) for _, record in sorted(index.records.items())]
+    return [document_to_dict(index, document) for document in sorted(index.records)]
 
 
 def document_detail(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """The transcript's original text and turns. :raises UnknownDocument:"""
+    """The transcript's stored text and turns, with its summary. :raises UnknownDocument:"""
     transcript = index.transcript(document)
-    record = index.records[document]
     return {
-        "id": transcript.id,
-        "sha256": transcript.sha256,
-        "source": transcript.source,
-        "speakers": transcript.speakers,
-        "added_at": record.added_at,
+        **document_to_dict(index, document),
         "text": transcript.text,
         "turns": [{**asdict(turn), "flags": list(turn.flags)} for turn in transcript.turns],
     }

@@ -6,6 +6,7 @@ what ``rag ask --json`` prints.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +73,9 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=100, description="How many passages to retrieve.")
     speaker: str | None = Field(None, description="Only this speaker's turns (a name, surname or office).")
     document: str | None = Field(None, description="Only this document.")
+    date_from: date | None = Field(None, description="Only documents dated on or after this day.")
+    date_to: date | None = Field(None, description="Only documents dated on or before this day.")
+    place: str | None = Field(None, description="Only documents whose place, venue or title names this.")
     generator: GeneratorName | None = Field(None, description="Default: the configured generator.")
     retriever: RetrieverName | None = Field(None, description="Default: the configured retriever.")
     history: list[HistoryMessage] = Field(
@@ -93,6 +97,11 @@ class CitationPublic(BaseModel):
     char_start: int
     char_end: int
     status: Literal["exact", "normalized", "repaired"]
+    media_start: float | None = Field(description="Seconds into the recording where the quote starts (timed sources).")
+    media_end: float | None = Field(description="Seconds into the recording where the quote ends (timed sources).")
+    title: str | None = Field(description="The document's title, from its header.")
+    date: str | None = Field(description="The document's date (ISO), from its header or its id.")
+    place: str | None = Field(description="Where it was said, from the document's header.")
 
 
 class PassagePublic(BaseModel):
@@ -128,6 +137,7 @@ class AnswerPublic(BaseModel):
     summary_dropped: bool = Field(
         description="True when the generator's own sentences were left out because the quotations did not support them."
     )
+    scope: list[str] = Field(description="The documents the question named by place or date, when confined to them.")
     timings_ms: dict[str, float]
 
 
@@ -150,15 +160,21 @@ class SearchResponse(BaseModel):
 
 
 class DocumentSummary(BaseModel):
-    """What the index records about one transcript."""
+    """What the index records about one transcript, with its header's metadata."""
 
     id: str
     sha256: str
-    source: str
+    source: str = Field(description="The file name it was read from (never a server path).")
     turns: int
     chunks: int
-    speakers: list[str]
+    speakers: list[str] = Field(description="The people who speak in it (questioners left out).")
     added_at: str
+    format: str
+    title: str | None
+    date: str | None
+    place: str | None
+    venue: str | None
+    time: str | None
 
 
 class DocumentList(BaseModel):
@@ -178,16 +194,13 @@ class TurnPublic(BaseModel):
     span_end: int
     line: int
     flags: list[str]
+    media_start: float | None = Field(description="Seconds into the recording (timed sources only).")
+    media_end: float | None
 
 
-class DocumentDetail(BaseModel):
-    """A transcript with its original text (which every offset refers to) and its turns."""
+class DocumentDetail(DocumentSummary):
+    """A transcript with its stored text (which every offset refers to) and its turns."""
 
-    id: str
-    sha256: str
-    source: str
-    speakers: list[str]
-    added_at: str
     text: str
     turns: list[TurnPublic]
 
@@ -204,8 +217,13 @@ class ContextPublic(BaseModel):
 
 
 class SpeakerPublic(BaseModel):
-    speaker: str
+    """A person (or role) once across documents, with every label they appear under."""
+
+    speaker: str = Field(description="The person's id, as citations and the speaker filter use it.")
+    name: str
+    role: Literal["speaker", "questioner", "moderator", "unnamed"]
     labels: list[str]
+    aliases: list[str]
     turns: int
     documents: list[str]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import asdict
 from typing import Any
 
 import anyio
@@ -22,6 +21,7 @@ from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
 from rag.ingest import ingest_transcripts, remove_document
 from rag.models import Transcript
+from rag.output import document_to_dict
 from rag.formats import parse_transcript
 
 _DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
@@ -93,7 +93,7 @@ async def ingest_upload(
         if report.added or report.replaced:
             await anyio.to_thread.run_sync(engine.reload)
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
-    return status, asdict(engine.index.records[transcript.id]), round(report.seconds, 3)
+    return status, document_to_dict(engine.index, transcript.id), round(report.seconds, 3)
 
 
 async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) -> None:

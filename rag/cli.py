@@ -30,6 +30,21 @@ def _settings(index_path: Path | None, **overrides) -> Settings:
     return Settings(**values)
 
 
+def _document_filters(command):
+    """``--document``, ``--date-from``, ``--date-to`` and ``--place``, passed on as ``filters``."""
+
+    @click.option("--document", default=None, help="Only this document (ids: rag documents).")
+    @click.option("--date-from", default=None, metavar="YYYY-MM-DD", help="Only documents dated on or after this day.")
+    @click.option("--date-to", default=None, metavar="YYYY-MM-DD", help="Only documents dated on or before this day.")
+    @click.option("--place", default=None, help="Only documents whose place, venue or title names this.")
+    @wraps(command)
+    def run(*args, document, date_from, date_to, place, **kwargs):
+        filters = {"document": document, "date_from": date_from, "date_to": date_to, "place": place}
+        return command(*args, filters=filters, **kwargs)
+
+    return run
+
+
 def _friendly_errors(command):
     """Turn Verbatim's errors into one line and exit status 1, never a traceback."""
 
@@ -84,33 +99,42 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
         list(paths), settings.index_path, embedder, format=format_name,
         count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
     )
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    for _, message in report.rejected:
+        click.echo(f"TranscriptError: {message}", err=True)
     click.echo(
-        f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)} "
-        f"({report.turns} turns, {report.chunks} chunks, {report.seconds:.1f} s) -> {settings.index_path}"
+        f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.unchanged)}, "
+        f"rejected {len(report.rejected)} ({report.turns} turns, {report.chunks} chunks, {report.seconds:.1f} s) "
+        f"-> {settings.index_path}"
     )
+    if report.rejected or not (report.added or report.replaced or report.unchanged):
+        if not report.rejected:
+            click.echo("no transcript found in " + ", ".join(map(str, paths)), err=True)
+        sys.exit(1)
 
 
 @main.command()
 @click.argument("query")
 @click.option("--k", type=int, default=None, help="How many passages.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
-@click.option("--document", default=None, help="Only this document.")
+@_document_filters
 @click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @INDEX_OPTION
 @_friendly_errors
-def search(query: str, k: int | None, speaker: str | None, document: str | None, mode: str | None,
+def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: str | None,
            as_json: bool, index_path: Path | None) -> None:
     """Show the passages that best match QUERY."""
     from rag.engine import Engine
     from rag.output import passage_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode)
-    if document:
-        engine.index.transcript(document)
-    speakers = engine.answerer.resolve_speakers(engine.options(speaker=speaker)) if speaker else None
-    passages = engine.answerer.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=document)
+    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
+    speakers = engine.answerer.resolve_speakers(options) if speaker else None
+    passages = engine.answerer.retriever.search(
+        query, options.k, mode=options.mode, speakers=speakers, documents=options.documents
+    )
     if as_json:
         _echo_json([passage_to_dict(p) for p in passages])
         return
@@ -126,12 +150,12 @@ def search(query: str, k: int | None, speaker: str | None, document: str | None,
 @click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None)
 @click.option("--k", type=int, default=None, help="How many passages to retrieve.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
-@click.option("--document", default=None, help="Only this document.")
+@_document_filters
 @click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @INDEX_OPTION
 @_friendly_errors
-def ask(question: str, generator: str | None, k: int | None, speaker: str | None, document: str | None,
+def ask(question: str, generator: str | None, k: int | None, speaker: str | None, filters: dict,
         mode: str | None, as_json: bool, index_path: Path | None) -> None:
     """Answer QUESTION with verified quotations from the transcripts.
 
@@ -141,13 +165,10 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
     from rag.output import answer_to_dict
 
     engine = Engine.load(_settings(index_path))
-    if document:
-        engine.index.transcript(document)
+    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
     chosen = engine.generator(generator)
     fallback = engine.generator("extractive") if chosen.name != "extractive" else None
-    answer = engine.answerer.answer(
-        question, chosen, engine.options(k=k, mode=mode, speaker=speaker, document=document), fallback=fallback
-    )
+    answer = engine.answerer.answer(question, chosen, options, fallback=fallback)
     if as_json:
         _echo_json(answer_to_dict(answer))
         return
@@ -155,8 +176,22 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
     if answer.fallback:
         click.echo(f"(the {chosen.name} generator failed; this is the extractive answer)", err=True)
     for citation in answer.citations:
-        click.echo(f"  [{citation.id}] {citation.label}, {citation.document} turn {citation.turn}, "
-                   f"chars {citation.char_start}-{citation.char_end} ({citation.status})")
+        click.echo(f"  [{citation.id}] {citation.label}, {_where(citation)} turn {citation.turn}, "
+                   f"chars {citation.char_start}-{citation.char_end}{_clock(citation.media_start)} ({citation.status})")
+
+
+def _where(citation) -> str:
+    """A citation's document as a reader would name it: title, date, place, then the id."""
+    details = ", ".join(part for part in (citation.title, citation.date, citation.place) if part)
+    return f"{details} [{citation.document}]" if details else citation.document
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f", at {hours:d}:{minutes:02d}:{secs:02d}" if hours else f", at {minutes:d}:{secs:02d}"
 
 
 @main.command()
@@ -165,17 +200,38 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
 @INDEX_OPTION
 @_friendly_errors
 def speakers(document: str | None, as_json: bool, index_path: Path | None) -> None:
-    """List the speakers of the indexed transcripts, with their turn counts."""
-    from rag.index import TranscriptIndex
+    """List the people who speak (each once across documents), with their labels, roles and documents."""
+    from rag.engine import load_index
+    from rag.output import person_to_dict
 
-    settings = _settings(index_path)
-    index = TranscriptIndex.load(settings.index_path)
-    rows = index.speaker_rows(document)
+    rows = [person_to_dict(person) for person in load_index(_settings(index_path)).people(document)]
     if as_json:
         _echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['speaker']}\t{row['turns']} turns\t{', '.join(row['labels'][:3])}")
+        role = "" if row["role"] == "speaker" else f" ({row['role']})"
+        click.echo(f"{row['name']}{role}\t{row['turns']} turns\t{len(row['documents'])} documents\t"
+                   f"as {', '.join(row['labels'][:4])}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@INDEX_OPTION
+@_friendly_errors
+def documents(as_json: bool, index_path: Path | None) -> None:
+    """List the indexed documents: ids (for --document), titles, dates, places, speakers and turn counts."""
+    from rag.engine import load_index
+    from rag.output import document_to_dict
+
+    index = load_index(_settings(index_path))
+    rows = [document_to_dict(index, doc_id) for doc_id in sorted(index.records)]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        details = ", ".join(part for part in (row["date"], row["place"]) if part)
+        click.echo(f"{row['id']}\t{row['title'] or '(no title)'}{f' ({details})' if details else ''}\t"
+                   f"{row['turns']} turns\t{', '.join(row['speakers'][:6])}")
 
 
 @main.command("eval")

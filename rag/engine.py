@@ -7,15 +7,16 @@ from pathlib import Path
 
 from rag.answering import AnswerOptions, Answerer, make_verifier_cache
 from rag.embedding import Embedder, load_embedder
-from rag.errors import GeneratorError
+from rag.errors import GeneratorError, UnknownDocument
 from rag.extractive import ExtractiveGenerator
 from rag.generation import Generator
 from rag.gguf import assemble_gguf
-from rag.index import SPEAKER_MAP, TranscriptIndex
+from rag.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
 from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
 from rag.persons import SpeakerMap
 from rag.prompts import PromptTemplate
 from rag.retrieval import Retriever
+from rag.scope import filter_documents
 from rag.settings import Settings
 from rag.speakers import SpeakerDirectory
 from rag.tokens import TokenCounter
@@ -25,10 +26,15 @@ GENERATORS = ("extractive", "openai", "local")
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One loaded generation of the index with what answers from it; replaced whole on reload."""
+    """One loaded generation of the index with what answers from it; replaced whole on reload.
 
+    ``stamp`` identifies what was on disk when it was loaded (see ``disk_stamp``).
+    """
+
+    path: Path
     index: TranscriptIndex
     answerer: Answerer
+    stamp: tuple[int, ...]
 
 
 @dataclass
@@ -58,7 +64,14 @@ class Engine:
 
     def reload(self, index_path: Path | None = None) -> None:
         """Pick up a new generation of the index (after an ingest or a delete) in one assignment."""
-        self.snapshot = load_snapshot(self.settings, self.embedder, index_path)
+        self.snapshot = load_snapshot(self.settings, self.embedder, index_path or self.snapshot.path)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when another process (``rag ingest``, an edited speaker map) changed the index on disk."""
+        if disk_stamp(self.settings, self.snapshot.path) == self.snapshot.stamp:
+            return False
+        self.reload()
+        return True
 
     def generator(self, name: str | None = None) -> Generator:
         """The generator called ``name`` (default: the configured one), built once."""
@@ -69,7 +82,31 @@ class Engine:
             self._generators[name] = self._build_generator(name)
         return self._generators[name]
 
-    def options(self, **overrides) -> AnswerOptions:
+    def select_documents(
+        self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
+        place: str | None = None,
+    ) -> tuple[str, ...] | None:
+        """The documents that explicit filters allow (``None``: no filter).
+
+        :raises UnknownDocument: ``document`` is not in the index, or the filters match no document.
+        """
+        if document:
+            self.index.transcript(document)
+        chosen = filter_documents(
+            self.index.records.values(), document=document, date_from=date_from, date_to=date_to, place=place
+        )
+        if chosen == ():
+            shown = ", ".join(f"{name}={value}" for name, value in
+                              (("date_from", date_from), ("date_to", date_to), ("place", place)) if value)
+            raise UnknownDocument(f"no document matches {shown}")
+        return chosen
+
+    def options(self, *, date_from: str | None = None, date_to: str | None = None, place: str | None = None,
+                **overrides) -> AnswerOptions:
+        """Answer options from the settings, the request's ``overrides``, and its document filters."""
+        documents = self.select_documents(overrides.pop("document", None), date_from, date_to, place)
+        if documents is not None:
+            overrides["documents"] = documents
         s = self.settings
         values = dict(
             k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, min_dense_score=s.min_dense_score,
@@ -100,13 +137,31 @@ class Engine:
 def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:
     """The index at ``index_path`` (default: the settings'), its speakers resolved to persons."""
     path = index_path or settings.index_path
-    speaker_map = SpeakerMap.load(settings.speaker_map or path / SPEAKER_MAP)
+    speaker_map = SpeakerMap.load(_speaker_map_path(settings, path))
     return TranscriptIndex.load(path, embedder_name).resolved(speaker_map)
 
 
 def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | None = None) -> Snapshot:
-    index = load_index(settings, embedder.name, index_path)
-    return Snapshot(index, build_answerer(index, embedder, settings))
+    path = index_path or settings.index_path
+    # Taken before reading: a commit landing during the load is seen, and loaded, next time.
+    stamp = disk_stamp(settings, path)
+    index = load_index(settings, embedder.name, path)
+    return Snapshot(path, index, build_answerer(index, embedder, settings), stamp)
+
+
+def disk_stamp(settings: Settings, index_path: Path) -> tuple[int, ...]:
+    """When the manifest and the speaker map last changed (0: absent); a commit rewrites the manifest."""
+    stamps = []
+    for path in (index_path / MANIFEST, _speaker_map_path(settings, index_path)):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
+def _speaker_map_path(settings: Settings, index_path: Path) -> Path:
+    return settings.speaker_map or index_path / SPEAKER_MAP
 
 
 def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings) -> Answerer:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from rag.index import TranscriptIndex
 from rag.models import Answer, Passage
+from rag.persons import ROLE_QUESTIONER, Person
+from rag.scope import document_date
 
 
 def passage_to_dict(passage: Passage) -> dict[str, Any]:
@@ -39,5 +42,25 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "quotes_dropped": answer.quotes_dropped,
         "quotes_repaired": answer.quotes_repaired,
         "summary_dropped": answer.summary_dropped,
+        "scope": list(answer.scope),
         "timings_ms": dict(answer.timings_ms),
     }
+
+
+def person_to_dict(person: Person) -> dict[str, Any]:
+    return {
+        "speaker": person.id,
+        "name": person.name,
+        "role": person.role,
+        "labels": list(person.labels),
+        "aliases": list(person.aliases),
+        "documents": list(person.documents),
+        "turns": person.turns,
+    }
+
+
+def document_to_dict(index: TranscriptIndex, document: str) -> dict[str, Any]:
+    """A document's record with its resolved date and the names of the people who speak in it."""
+    record = index.records[document]
+    speakers = [p.name for p in index.people(document) if p.role != ROLE_QUESTIONER]
+    return {**asdict(record), "date": document_date(record), "speakers": speakers}

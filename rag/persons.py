@@ -191,6 +191,8 @@ def display_name(person: str, labels: Iterable[str] = ()) -> str:
     """How to show a person: a label written in mixed case with the same words, else title case."""
     if person == QUESTIONER:
         return "A journalist"
+    if role_of(person) == ROLE_UNNAMED:
+        return person
     for label in labels:
         if label.upper() == person and not label.isupper():
             return label

@@ -43,10 +43,21 @@ def test_search_filters_by_speaker(run, seed_index_path):
     assert {p["speaker"] for p in passages} == {"KERRY"}
 
 
-def test_speakers_lists_turn_counts(run, seed_index_path):
+def test_speakers_lists_persons_with_roles_and_turn_counts(run, seed_index_path):
     result = run("speakers", "--json", "--index", seed_index_path)
-    rows = {row["speaker"]: row["turns"] for row in json.loads(result.stdout)}
-    assert rows == {"LAVROV": 3, "KERRY": 4, "MODERATOR": 1, "QUESTION": 2}
+    rows = {row["speaker"]: (row["turns"], row["role"]) for row in json.loads(result.stdout)}
+    assert rows == {
+        "LAVROV": (3, "speaker"), "KERRY": (4, "speaker"), "MODERATOR": (1, "moderator"), "QUESTION": (2, "questioner")
+    }
+
+
+def test_documents_lists_ids_dates_speakers_and_turns(run, seed_index_path):
+    result = run("documents", "--json", "--index", seed_index_path)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert (row["id"], row["date"], row["turns"]) == ("kerry-lavrov-moscow-2015-12-15", "2015-12-15", 10)
+    assert row["speakers"] == ["Lavrov", "Kerry", "Moderator"]
+    assert row["source"] == "kerry-lavrov-moscow-2015-12-15.txt"
 
 
 def test_errors_print_one_line_and_exit_1(run, tmp_path, seed_index_path):
@@ -63,10 +74,10 @@ def test_ingest_reports_what_changed_and_rejects_bad_files(run, tmp_path):
     index = tmp_path / "index"
     first = run("ingest", SEED, "--index", index)
     assert first.exit_code == 0, first.output
-    assert first.stdout.startswith("added 1, replaced 0, unchanged 0 (10 turns, 26 chunks,")
+    assert first.stdout.startswith("added 1, replaced 0, unchanged 0, rejected 0 (10 turns, 26 chunks,")
     assert "embedding kerry-lavrov-moscow-2015-12-15: 26/26\n" in first.stderr
     again = run("ingest", SEED, "--index", index)
-    assert again.stdout.startswith("added 0, replaced 0, unchanged 1 (0 turns, 0 chunks,")
+    assert again.stdout.startswith("added 0, replaced 0, unchanged 1, rejected 0 (0 turns, 0 chunks,")
     bad = tmp_path / "bad.txt"
     bad.write_text("no labels here at all\n")
     failed = run("ingest", bad, "--index", index)

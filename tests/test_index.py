@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -45,17 +46,34 @@ def test_ingest_is_incremental(tmp_path, ingest, seed_path):
     assert sorted(p.name for p in index_path.iterdir() if p.name.startswith("gen-")) == ["gen-000003"]
 
 
-def test_a_bad_file_in_a_batch_changes_nothing(tmp_path, ingest, seed_path):
+def test_a_bad_file_in_a_batch_is_reported_and_the_others_are_kept(tmp_path, ingest, seed_path):
     index_path = tmp_path / "index"
     ingest([seed_path], index_path)
-    before = (index_path / "manifest.json").read_text()
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe not utf-8")
     good = tmp_path / "good.txt"
     good.write_text(TWO_TURNS, encoding="utf-8")
-    with pytest.raises(TranscriptError, match="bad.txt:1: not valid UTF-8"):
-        ingest([good, bad], index_path)
-    assert (index_path / "manifest.json").read_text() == before
+    report = ingest([good, bad], index_path)
+    assert report.added == ["good"]
+    assert [path for path, _ in report.rejected] == [str(bad)]
+    assert "bad.txt:1: not valid UTF-8" in report.rejected[0][1]
+    assert set(TranscriptIndex.load(index_path).transcripts) == {"kerry-lavrov-moscow-2015-12-15", "good"}
+
+
+def test_a_folder_skips_sidecars_and_other_files_and_says_why(tmp_path, ingest):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "meeting.txt").write_text(TWO_TURNS, encoding="utf-8")
+    (folder / "meeting.turns.json").write_text("[]", encoding="utf-8")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / ".hidden.txt").write_text("ignored", encoding="utf-8")
+    report = ingest([folder], tmp_path / "index")
+    assert report.added == ["meeting"] and report.rejected == []
+    assert {Path(path).name: reason for path, reason in report.skipped} == {
+        "meeting.turns.json": "an annotation sidecar of its .txt transcript",
+        "notes.pdf": report.skipped[1][1],
+    }
+    assert report.skipped[1][1].startswith("not a transcript format (")
 
 
 def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, ingest, seed_path, monkeypatch):

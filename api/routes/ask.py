@@ -37,6 +37,9 @@ def _job(engine: Engine, body: AskRequest) -> AskJob:
         k=body.k,
         speaker=body.speaker,
         document=body.document,
+        date_from=body.date_from,
+        date_to=body.date_to,
+        place=body.place,
         mode=body.retriever,
     )
 

@@ -17,6 +17,7 @@ from api.schemas import (
     error_responses,
 )
 from api.uploads import delete_document, ingest_upload, parse_upload
+from rag.output import person_to_dict
 
 router = APIRouter(tags=["documents"])
 
@@ -77,12 +78,12 @@ async def get_context(
     response_model=SpeakerList,
     dependencies=[ReadAccess],
     responses=error_responses(401, 404, 422, 429, 503),
-    summary="Speakers with their labels and turn counts",
+    summary="People who speak, each once across documents, with their labels, roles and documents",
 )
 async def list_speakers(
     engine: EngineDep, document: Annotated[str | None, Query(description="Only this document.")] = None
 ) -> dict[str, Any]:
-    return {"speakers": engine.index.speaker_rows(document)}
+    return {"speakers": [person_to_dict(person) for person in engine.index.people(document)]}
 
 
 @router.post(

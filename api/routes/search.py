@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -27,16 +28,20 @@ async def search(
     k: Annotated[int | None, Query(ge=1, le=100, description="How many passages.")] = None,
     speaker: Annotated[str | None, Query(description="Only this speaker's turns.")] = None,
     document: Annotated[str | None, Query(description="Only this document.")] = None,
+    date_from: Annotated[date | None, Query(description="Only documents dated on or after this day.")] = None,
+    date_to: Annotated[date | None, Query(description="Only documents dated on or before this day.")] = None,
+    place: Annotated[str | None, Query(description="Only documents whose place, venue or title names this.")] = None,
     retriever: Annotated[RetrieverName | None, Query(description="dense, bm25 or hybrid.")] = None,
 ) -> dict[str, Any]:
     """Passages with speaker, turn, offsets and fused score, best first."""
-    options = engine.options(k=k, mode=retriever, speaker=speaker, document=document)
+    options = engine.options(
+        k=k, mode=retriever, speaker=speaker, document=document, place=place,
+        date_from=date_from.isoformat() if date_from else None, date_to=date_to.isoformat() if date_to else None,
+    )
     query = validate_question(q, options.max_question_chars)
     answerer = engine.answerer
-    if document:
-        answerer.retriever.index.transcript(document)
     speakers = answerer.resolve_speakers(options) if speaker else None
     passages = await run_in_threadpool(
-        answerer.retriever.search, query, options.k, mode=options.mode, speakers=speakers, document=document
+        answerer.retriever.search, query, options.k, mode=options.mode, speakers=speakers, documents=options.documents
     )
     return {"query": query, "k": options.k, "passages": [passage_to_dict(p) for p in passages]}
