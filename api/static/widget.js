@@ -63,6 +63,7 @@ h2 { flex: 1; margin: 0; font-size: 15px; font-weight: 600; }
 .citations li { display: grid; grid-template-columns: auto 1fr; gap: 2px 8px; margin: 0 0 8px; font-size: 13px; }
 .citations .num { color: #1d4ed8; font-weight: 600; }
 .citations .speaker { font-weight: 600; }
+.citations .source { color: #5b6472; font-size: 12px; }
 .quote-link { grid-column: 2; border: 0; border-left: 3px solid #c7d2e6; background: none; padding: 1px 0 1px 8px;
   text-align: left; cursor: pointer; font-family: Georgia, "Times New Roman", serif; font-size: 14px; color: #2a3140; }
 .quote-link:hover { border-left-color: #1d4ed8; }
@@ -243,6 +244,7 @@ mark.quote-highlight { background: #fff1a8; color: inherit; padding: 1px 0; box-
         q.setAttribute("aria-label", `Show quote ${c.id} in the transcript: ${c.speaker || ""}`);
         q.addEventListener("click", () => showContext(c, q));
         li.appendChild(q);
+        li.append(el("span"), el("span", "source", sourceLine(c)));
         list.appendChild(li);
       }
       msg.appendChild(list);
@@ -349,12 +351,25 @@ mark.quote-highlight { background: #fff1a8; color: inherit; padding: 1px 0; box-
     }
   }
 
+  // Where a quote comes from: the document's title, date and place, and the recording time if any.
+  function sourceLine(c) {
+    const parts = [c.title || c.document, c.date, c.place];
+    if (c.media_start != null) parts.push("at " + clock(c.media_start));
+    return parts.filter(Boolean).join(" \u00B7 ");
+  }
+
+  function clock(seconds) {
+    const s = Math.floor(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
+  }
+
   async function showContext(c, opener) {
     const seq = ++ctxSeq;
     ctxOpener = opener;
     ctx.hidden = false;
     $("h3").textContent = c.label || c.speaker || "Transcript";
-    $(".meta").textContent = [c.document, c.turn != null ? "turn " + c.turn : ""].filter(Boolean).join(" \u00B7 ");
+    $(".meta").textContent = [sourceLine(c), c.turn != null ? "turn " + c.turn : ""].filter(Boolean).join(" \u00B7 ");
     ctxBody.textContent = "Loading the passage…";
     $(".context-close").focus();
     let text;
