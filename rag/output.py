@@ -60,7 +60,7 @@ def person_to_dict(person: Person) -> dict[str, Any]:
 
 
 def document_to_dict(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """A document's record with its resolved date and the names of the people who speak in it."""
+    """A document's record with its resolved date and the people who speak in it (questioners left out)."""
     record = index.records[document]
-    speakers = [p.name for p in index.people(document) if p.role != ROLE_QUESTIONER]
+    speakers = [p.id for p in index.people(document) if p.role != ROLE_QUESTIONER]
     return {**asdict(record), "date": document_date(record), "speakers": speakers}

@@ -146,7 +146,7 @@ def test_ask_refuses_a_speaker_who_never_speaks(client):
     assert (
         answer["refusal_reason"]
         == answer["answer"]
-        == ("Obama does not speak in this transcript (speakers: Lavrov, Kerry, Moderator, Question).")
+        == ("Obama does not speak in this transcript (speakers: Lavrov, Kerry, Moderator).")
     )
 
 
@@ -249,8 +249,10 @@ def test_search_errors(client):
 
 
 def test_documents_list_and_detail(client, seed_engine):
-    listing = client.get("/documents").json()["documents"]
-    assert listing == [asdict(seed_engine.index.records[SEED_ID])]
+    [listed] = client.get("/documents").json()["documents"]
+    record = asdict(seed_engine.index.records[SEED_ID])
+    assert listed == {**record, "date": "2015-12-15", "speakers": ["LAVROV", "KERRY", "MODERATOR"]}
+    assert listed["source"] == "kerry-lavrov-moscow-2015-12-15.txt"  # a file name, never a server path
     detail = client.get(f"/documents/{SEED_ID}").json()
     assert detail["text"] == SEED_TEXT
     assert [t["speaker"] for t in detail["turns"]][:3] == ["LAVROV", "KERRY", "MODERATOR"]

@@ -88,7 +88,7 @@ def test_stream_refusal_has_no_citation_events(client):
     assert (
         "".join(data["text"] for name, data in events if name == "token")
         == answer["answer"]
-        == ("Obama does not speak in this transcript (speakers: Lavrov, Kerry, Moderator, Question).")
+        == ("Obama does not speak in this transcript (speakers: Lavrov, Kerry, Moderator).")
     )
 
 

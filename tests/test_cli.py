@@ -56,7 +56,7 @@ def test_documents_lists_ids_dates_speakers_and_turns(run, seed_index_path):
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)
     assert (row["id"], row["date"], row["turns"]) == ("kerry-lavrov-moscow-2015-12-15", "2015-12-15", 10)
-    assert row["speakers"] == ["Lavrov", "Kerry", "Moderator"]
+    assert row["speakers"] == ["LAVROV", "KERRY", "MODERATOR"]
     assert row["source"] == "kerry-lavrov-moscow-2015-12-15.txt"
 
 
