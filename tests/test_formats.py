@@ -246,6 +246,14 @@ def test_assemblyai_utterances_are_in_milliseconds():
                                Cue(transcript.turns[1].char_start, transcript.turns[1].char_end, 2.5, 3.25))
 
 
+def test_numbered_diarization_speakers_are_kept_and_turns_that_would_not_read_back_are_refused():
+    segments = {"segments": [{"speaker": 0, "text": "Hi.", "start": 0.0, "end": 1.0}]}
+    assert parse_transcript(json.dumps(segments), "doc").turns[0].label == "0"
+    for turns in ([{"speaker": "lower case", "text": "Hi."}], [{"speaker": "ANNA", "text": "Hi.\nBEN: Hello."}]):
+        with pytest.raises(TranscriptError, match="x.json: the turn of .* cannot be written as a transcript paragraph"):
+            parse_transcript(json.dumps(turns), "doc", source="x.json")
+
+
 def test_docx_paragraphs_are_read_as_text(tmp_path):
     docx = pytest.importorskip("docx")
     document = docx.Document()

@@ -67,7 +67,9 @@ def _utterance(item: Any, position: int, noun: str, timed: bool, units: float, s
         raise TranscriptError(f"{noun} {position} is not an object", source=source)
     if "text" not in item:
         raise TranscriptError(f"{noun} {position} has no 'text' field", source=source)
-    speaker = str(item.get("speaker") or item.get("label") or "").strip()
+    # Diarizers may number speakers from 0, so only a missing or blank speaker is none.
+    raw = item.get("speaker", item.get("label"))
+    speaker = "" if raw is None else str(raw).strip()
     if not speaker:
         raise TranscriptError(f"{noun} {position} has no speaker", source=source)
     start = _seconds(item, "start", position, noun, timed, units, source)
