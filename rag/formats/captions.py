@@ -31,7 +31,7 @@ def parse_vtt(data: bytes | str, document_id: str, source: str) -> Transcript:
     """Parse a WebVTT file; see the module docstring."""
     text = decode_text(data, source)
     blocks = list(_blocks(text))
-    first_line, header = blocks[0]
+    _, header = blocks[0]
     if not header[0].startswith(_VTT_SIGNATURE):
         raise TranscriptError(f"not a WebVTT file: the first line must be {_VTT_SIGNATURE!r}", source=source, line=1)
     cues = [block for block in blocks[1:] if not block[1][0].startswith(_NON_CUE_BLOCKS)]
