@@ -8,10 +8,7 @@ from rag.formats import FORMAT_NAMES, SUFFIXES, document_id_for, parse_transcrip
 from rag.formats.timeline import PARAGRAPH_PAUSE_SECONDS
 from rag.models import Cue, DocumentMeta
 from rag.sentences import sentence_spans
-from tests.conftest import ROOT
-
-REAL = ROOT.parent / "shared" / "datasets" / "real-formats"
-REAL_FILES = sorted(p.name for p in REAL.glob("*") if p.name != "README.md")
+from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 BRIEFING = "whitehouse-2023-06-13"
 RENDITIONS = [f"{BRIEFING}-rev.txt", f"{BRIEFING}-teams.vtt", f"{BRIEFING}-zoom.vtt", f"{BRIEFING}.srt"]
 TIMED = [f"{BRIEFING}-teams.vtt", f"{BRIEFING}-zoom.vtt", f"{BRIEFING}.srt", f"{BRIEFING}-whisperx.json"]
@@ -28,15 +25,15 @@ def _assert_turns_are_slices(transcript):
 
 @pytest.fixture(scope="module")
 def real():
-    if not REAL.exists():
-        pytest.fail(f"the real-formats dataset is expected at {REAL} (a copy of ../shared beside the checkout)")
-    return {name: read_transcript(REAL / name) for name in REAL_FILES}
+    if not REAL_FORMATS.exists():
+        pytest.fail(f"the real-formats dataset is expected at {REAL_FORMATS} (a copy of ../shared beside the checkout)")
+    return {name: read_transcript(REAL_FORMATS / name) for name in REAL_FORMAT_FILES}
 
 
 # --- the real files -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", REAL_FILES)
+@pytest.mark.parametrize("name", REAL_FORMAT_FILES)
 def test_every_real_file_parses_and_no_header_line_is_in_a_turn(real, name):
     transcript = real[name]
     assert transcript.turns
@@ -269,6 +266,7 @@ def test_docx_paragraphs_are_read_as_text(tmp_path):
         ("MAYOR", "Welcome.\n\nIt is good to see you."),
         ("Q", "Thanks."),
     ]
+    assert parse_transcript(path.read_bytes(), "no-extension").format == "docx"
 
 
 # --- choosing a reader --------------------------------------------------------------------
