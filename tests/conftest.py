@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "transcripts" / "kerry-lavrov-moscow-2015-12-15.txt"
 SEED_ID = "kerry-lavrov-moscow-2015-12-15"
 QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum-committee-val"
+# Real transcripts as people have them: headers, captions, diarized ASR (see its README.md).
+REAL_FORMATS = ROOT.parent / "shared" / "datasets" / "real-formats"
+REAL_FORMAT_FILES = sorted(p.name for p in REAL_FORMATS.glob("*") if p.name != "README.md")
 
 
 @pytest.fixture(autouse=True)

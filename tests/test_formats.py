@@ -8,10 +8,7 @@ from rag.formats import FORMAT_NAMES, SUFFIXES, document_id_for, parse_transcrip
 from rag.formats.timeline import PARAGRAPH_PAUSE_SECONDS
 from rag.models import Cue, DocumentMeta
 from rag.sentences import sentence_spans
-from tests.conftest import ROOT
-
-REAL = ROOT.parent / "shared" / "datasets" / "real-formats"
-REAL_FILES = sorted(p.name for p in REAL.glob("*") if p.name != "README.md")
+from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 BRIEFING = "whitehouse-2023-06-13"
 RENDITIONS = [f"{BRIEFING}-rev.txt", f"{BRIEFING}-teams.vtt", f"{BRIEFING}-zoom.vtt", f"{BRIEFING}.srt"]
 TIMED = [f"{BRIEFING}-teams.vtt", f"{BRIEFING}-zoom.vtt", f"{BRIEFING}.srt", f"{BRIEFING}-whisperx.json"]
@@ -28,15 +25,15 @@ def _assert_turns_are_slices(transcript):
 
 @pytest.fixture(scope="module")
 def real():
-    if not REAL.exists():
-        pytest.fail(f"the real-formats dataset is expected at {REAL} (a copy of ../shared beside the checkout)")
-    return {name: read_transcript(REAL / name) for name in REAL_FILES}
+    if not REAL_FORMATS.exists():
+        pytest.fail(f"the real-formats dataset is expected at {REAL_FORMATS} (a copy of ../shared beside the checkout)")
+    return {name: read_transcript(REAL_FORMATS / name) for name in REAL_FORMAT_FILES}
 
 
 # --- the real files -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", REAL_FILES)
+@pytest.mark.parametrize("name", REAL_FORMAT_FILES)
 def test_every_real_file_parses_and_no_header_line_is_in_a_turn(real, name):
     transcript = real[name]
     assert transcript.turns
@@ -246,6 +243,14 @@ def test_assemblyai_utterances_are_in_milliseconds():
                                Cue(transcript.turns[1].char_start, transcript.turns[1].char_end, 2.5, 3.25))
 
 
+def test_numbered_diarization_speakers_are_kept_and_turns_that_would_not_read_back_are_refused():
+    segments = {"segments": [{"speaker": 0, "text": "Hi.", "start": 0.0, "end": 1.0}]}
+    assert parse_transcript(json.dumps(segments), "doc").turns[0].label == "0"
+    for turns in ([{"speaker": "lower case", "text": "Hi."}], [{"speaker": "ANNA", "text": "Hi.\nBEN: Hello."}]):
+        with pytest.raises(TranscriptError, match="x.json: the turn of .* cannot be written as a transcript paragraph"):
+            parse_transcript(json.dumps(turns), "doc", source="x.json")
+
+
 def test_docx_paragraphs_are_read_as_text(tmp_path):
     docx = pytest.importorskip("docx")
     document = docx.Document()
@@ -261,6 +266,7 @@ def test_docx_paragraphs_are_read_as_text(tmp_path):
         ("MAYOR", "Welcome.\n\nIt is good to see you."),
         ("Q", "Thanks."),
     ]
+    assert parse_transcript(path.read_bytes(), "no-extension").format == "docx"
 
 
 # --- choosing a reader --------------------------------------------------------------------
@@ -305,10 +311,13 @@ def test_names_suffixes_and_document_ids():
         ("x.srt", b"1\n00:00:01,000 --> 00:00:02,000\nA: hi\n\n2\n00:00:03,000 -> 00:00:04,000\nmore\n",
          "x.srt:6: expected a cue timing line"),
         ("x.srt", b"1\n00:00:01,000 --> 00:00:02,000\nhello\n", "x.srt:3: caption names no speaker and follows none"),
+        ("x.srt", b"1\n00:00:01,000 --> 00:00:02,000\n- ANNA: Hi.\n- Hello.\n",
+         "x.srt:4: a dialogue dash starts another speaker without naming them"),
         ("x.json", b'{"segments": [{"text": " hi", "speaker": "SPEAKER_00", "end": 1.0}]}',
          "x.json: segment 0 has no 'start' time"),
         ("x.json", b'{"utterances": [{"text": "hi", "start": 0, "end": 10}]}', "x.json: utterance 0 has no speaker"),
         ("x.json", b'{"segments": [{"speaker": "S", "start": 0, "end": 1}]}', "x.json: segment 0 has no 'text' field"),
+        ("x.json", b'[{"speaker": "A", "text": ["hi"]}]', "x.json: turn 0 has a 'text' that is not a string"),
         ("x.json", b'{"words": []}', "x.json: JSON transcript must be a list of turns or an object with one of"),
         ("x.json", b'{"turns": [\n{"speaker": "A",\n "text": }]}', "x.json:3: invalid JSON"),
         ("x.docx", b"PK\x03\x04 not really a zip", "x.docx: not a readable .docx file"),

@@ -6,9 +6,11 @@ import pytest
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, TranscriptError, UnknownDocument
 from rag.embedding import HashEmbedder
+from rag.formats import read_transcript
 from rag.index import TranscriptIndex
 from rag.ingest import ingest_files, remove_document
 from rag.store import FaissStore
+from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 
 TWO_TURNS = "ALICE SMITH: We will open the bridge in May.\n\nBOB JONES: The budget is not approved yet.\n"
 
@@ -153,3 +155,15 @@ def test_remove_document(tmp_path, ingest, seed_path):
     assert list(manifest["documents"]) == ["meeting"]
     with pytest.raises(UnknownDocument):
         remove_document(index_path, "hash-64", "kerry-lavrov-moscow-2015-12-15")
+
+
+def test_every_format_reads_back_from_the_index_with_the_same_turns(tmp_path, ingest):
+    paths = [REAL_FORMATS / name for name in REAL_FORMAT_FILES]
+    ingest(paths, tmp_path / "index")
+    index = TranscriptIndex.load(tmp_path / "index")
+    for path in paths:
+        parsed = read_transcript(path)
+        stored = index.transcript(parsed.id)
+        assert stored.text == parsed.text
+        key = lambda t: (t.label, t.speaker, t.text, t.char_start, t.char_end, t.media_start)  # noqa: E731
+        assert [key(t) for t in stored.turns] == [key(t) for t in parsed.turns], path.name

@@ -21,6 +21,8 @@ _CUE_CLOCK = r"(?:\d+:)?\d{2}:\d{2}[.,]\d{3}"
 _TIMING = re.compile(rf"(?P<start>{_CUE_CLOCK})[ \t]+-->[ \t]+(?P<end>{_CUE_CLOCK})(?:[ \t].*)?")
 _VOICE = re.compile(r"<v(?:\.[\w.\-]+)*[ \t]+(?P<name>[^>]+)>")
 _MARKUP = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+# "- Fine, thanks." marks a change of speaker inside a cue, named or not.
+_DIALOGUE_DASH = re.compile(r"[-–][ \t]+")
 # WebVTT blocks that are not cues: comments, style sheets, region definitions.
 _NON_CUE_BLOCKS = ("NOTE", "STYLE", "REGION")
 _VTT_SIGNATURE = "WEBVTT"
@@ -31,7 +33,7 @@ def parse_vtt(data: bytes | str, document_id: str, source: str) -> Transcript:
     """Parse a WebVTT file; see the module docstring."""
     text = decode_text(data, source)
     blocks = list(_blocks(text))
-    first_line, header = blocks[0]
+    _, header = blocks[0]
     if not header[0].startswith(_VTT_SIGNATURE):
         raise TranscriptError(f"not a WebVTT file: the first line must be {_VTT_SIGNATURE!r}", source=source, line=1)
     cues = [block for block in blocks[1:] if not block[1][0].startswith(_NON_CUE_BLOCKS)]
@@ -51,7 +53,7 @@ def _transcript(
     for line, lines in blocks:
         start, end, payload_at = _timing(lines, line, source)
         label = utterances[-1].label if utterances else None
-        for name, words in _voices(lines[payload_at:], upper_case_names):
+        for name, words in _voices(lines[payload_at:], upper_case_names, source, line + payload_at):
             label = name or label
             if label is None:
                 raise TranscriptError(
@@ -93,16 +95,26 @@ def _timing(lines: list[str], line: int, source: str) -> tuple[float, float, int
     return start, end, at + 1
 
 
-def _voices(payload: list[str], upper_case_names: bool) -> list[tuple[str | None, str]]:
-    """A cue's text split by speaker: ``(name or None to continue, words)`` per line, runs merged."""
+def _voices(payload: list[str], upper_case_names: bool, source: str, line: int) -> list[tuple[str | None, str]]:
+    """A cue's text split by speaker: ``(name or None to continue, words)`` per line, runs merged.
+
+    :raises TranscriptError: a dialogue dash changes speaker without naming the new one.
+    """
     voices: list[tuple[str | None, str]] = []
-    for raw in payload:
+    for offset, raw in enumerate(payload):
         voice = _VOICE.match(raw)
         name = voice.group("name").strip() if voice else None
         words = html.unescape(_MARKUP.sub("", raw)).strip()
+        dash = _DIALOGUE_DASH.match(words)
+        words = words[dash.end() :] if dash else words
         named = LABEL_COLON.match(words) if name is None else None
         if named and _names_speaker(named.group("label"), upper_case_names):
             name, words = named.group("label").strip(), words[named.end() :].strip()
+        if dash and name is None:
+            # Continuing the last speaker would put these words in the wrong mouth.
+            raise TranscriptError(
+                "a dialogue dash starts another speaker without naming them", source=source, line=line + offset
+            )
         if voices and (name is None or name == voices[-1][0]):
             voices[-1] = (voices[-1][0], f"{voices[-1][1]} {words}".strip())
         else:

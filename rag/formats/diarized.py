@@ -67,14 +67,20 @@ def _utterance(item: Any, position: int, noun: str, timed: bool, units: float, s
         raise TranscriptError(f"{noun} {position} is not an object", source=source)
     if "text" not in item:
         raise TranscriptError(f"{noun} {position} has no 'text' field", source=source)
-    speaker = str(item.get("speaker") or item.get("label") or "").strip()
+    if not isinstance(item["text"], str | None):
+        raise TranscriptError(f"{noun} {position} has a 'text' that is not a string", source=source)
+    # Diarizers may number speakers from 0, so only a missing or blank speaker is none.
+    raw = item.get("speaker", item.get("label"))
+    if not isinstance(raw, str | int | None) or isinstance(raw, bool):
+        raise TranscriptError(f"{noun} {position} has a speaker that is neither a name nor a number", source=source)
+    speaker = "" if raw is None else str(raw).strip()
     if not speaker:
         raise TranscriptError(f"{noun} {position} has no speaker", source=source)
     start = _seconds(item, "start", position, noun, timed, units, source)
     end = _seconds(item, "end", position, noun, timed, units, source)
     if start is not None and end is not None and end < start:
         raise TranscriptError(f"{noun} {position} ends before it starts", source=source)
-    return Utterance(speaker, str(item["text"] or ""), start, end)
+    return Utterance(speaker, item["text"] or "", start, end)
 
 
 def _seconds(item: dict, key: str, position: int, noun: str, required: bool, units: float, source: str) -> float | None:

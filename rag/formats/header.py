@@ -101,4 +101,4 @@ def _venue(line: str) -> str | None:
 
 
 def _place(line: str) -> str | None:
-    return line if _PLACE.fullmatch(line) else None
+    return line if _PLACE.fullmatch(line) and not _VENUE_WORDS.search(line) else None

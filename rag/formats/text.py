@@ -3,7 +3,8 @@
 A turn opens at the start of a line with
 
 * a label and a colon: ``SECRETARY KERRY:``, ``Sergey Lavrov:``, ``Q:`` (one or more spaces after);
-* a questioner's ``Q`` and spaces, without a colon (White House transcripts);
+* a questioner's ``Q`` and spaces, without a colon (White House transcripts), before a word
+  that is not lower case ("Q and A" opens nothing);
 * a label with a clock reading, transcription-service style: ``Karine Jean-Pierre (00:03):``,
   the words usually after a blank line;
 * a clock reading in brackets before the label: ``[00:01:02] Name:``;
@@ -31,7 +32,7 @@ _OPENER = re.compile(
     rf"^(?:(?P<rev_label>{LABEL}) \((?P<rev_time>{CLOCK})\):(?=[ \t]|$)"
     rf"|\[(?P<stamp_time>{CLOCK})\][ \t]+(?P<stamp_label>{_STAMPED_LABEL}):(?=[ \t]|$)"
     rf"|(?P<label>{LABEL}):(?=[ \t]|$)"
-    r"|(?P<question>Q)(?=[ \t]+\S)"
+    r"|(?P<question>Q)(?=[ \t]+[^\sa-z])"
     rf"|\((?P<paragraph_time>{CLOCK})\)[ \t]*$)",
     re.MULTILINE,
 )

@@ -13,13 +13,13 @@ so the stored text reads naturally and parses back to the same turns, starts inc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.errors import TranscriptError
 from rag.formats.base import build_transcript, format_clock, turn_body
-from rag.formats.labels import canonical_speaker, is_speaker_label
+from rag.formats.labels import canonical_speaker
+from rag.formats.text import transcript_from_text
 from rag.models import Cue, Transcript, Turn
 
 # A pause this long between two pieces of one speaker starts a new paragraph, a new turn.
@@ -27,8 +27,6 @@ from rag.models import Cue, Transcript, Turn
 # apart and paragraphs 1.0 s; 0.75 s sits well clear of both, and is a long breath in speech.
 PARAGRAPH_PAUSE_SECONDS = 0.75
 _PARAGRAPH_BREAK = "\n\n"
-# A label that would not read back as one (a colon, a bracket, a line break in it).
-_UNWRITABLE_LABEL = re.compile(r"[:\[\]\n]")
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,8 @@ def transcript_from_utterances(
 ) -> Transcript:
     """Join utterances into turns and render them; every cue keeps its place and times.
 
-    :raises TranscriptError: nothing was said, or a speaker's name cannot be written as a label.
+    :raises TranscriptError: nothing was said, or the rendering would not read back as the
+        same turns (a speaker's name that is no label, a line of speech that looks like one).
     """
     spoken = [u for u in utterances if u.text.strip()]
     if not spoken:
@@ -56,9 +55,9 @@ def transcript_from_utterances(
     turns: list[Turn] = []
     cues: list[Cue] = []
     offset = lines_before = 0
-    for group in _paragraphs(spoken):
+    groups = _paragraphs(spoken)
+    for group in groups:
         first = group[0]
-        _check_label(first, source)
         opener = (f"[{format_clock(first.start)}] " if first.start is not None else "") + f"{first.label}: "
         body_start = offset + len(opener)
         pieces, cursor = [], body_start
@@ -91,7 +90,9 @@ def transcript_from_utterances(
         offset += len(paragraph) + len(_PARAGRAPH_BREAK)
         lines_before += (paragraph + _PARAGRAPH_BREAK).count("\n")
     text = _PARAGRAPH_BREAK.join(parts) + "\n"
-    return build_transcript(document_id, source, text, turns, reader, cues=cues)
+    transcript = build_transcript(document_id, source, text, turns, reader, cues=cues)
+    _check_reads_back(transcript, [group[0] for group in groups], source)
+    return transcript
 
 
 def _paragraphs(utterances: Sequence[Utterance]) -> list[list[Utterance]]:
@@ -113,14 +114,20 @@ def _continues(previous: Utterance, current: Utterance) -> bool:
     return current.start - previous.end < PARAGRAPH_PAUSE_SECONDS
 
 
-def _check_label(utterance: Utterance, source: str) -> None:
-    """The rendering must read back as the same turns: a label the text reader would miss is refused.
-
-    After a bracketed clock reading any one-line label without a colon reads back; without
-    one, the label must look like a speaker's.
-    """
-    writable = utterance.label.strip() and not _UNWRITABLE_LABEL.search(utterance.label)
-    if not writable or (utterance.start is None and not is_speaker_label(utterance.label)):
+def _check_reads_back(transcript: Transcript, openers: list[Utterance], source: str) -> None:
+    """An index keeps only the stored text and reads it back as text: the turns must survive that."""
+    try:
+        again = transcript_from_text(transcript.text, transcript.id, source, reader=transcript.format).turns
+    except TranscriptError:
+        again = ()
+    written = [(t.label, t.char_start, t.char_end) for t in transcript.turns]
+    read = [(t.label, t.char_start, t.char_end) for t in again]
+    if read != written:
+        differs = (i for i, pair in enumerate(zip(written, read)) if pair[0] != pair[1])
+        utterance = openers[next(differs, min(len(read), len(openers) - 1))]
         raise TranscriptError(
-            f"speaker {utterance.label!r} cannot be written as a transcript label", source=source, line=utterance.line
+            f"the turn of {utterance.label!r} cannot be written as a transcript paragraph: the name is no "
+            "speaker label, or a line of the speech reads as one",
+            source=source,
+            line=utterance.line,
         )
