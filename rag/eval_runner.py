@@ -263,13 +263,13 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
     """Each document parsed afresh from its original file: the ground truth quotes are checked on."""
     originals = {}
     for document in dict.fromkeys(q.document for q in questions):
-        if spec.transcripts is not None:
-            path = _original_path(spec, document)
-        elif document in engine.index.records:
-            source = Path(engine.index.records[document].source)
-            path = source if source.is_absolute() or source.exists() else PROJECT_ROOT / source
-        else:
-            raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index")
+        if spec.transcripts is None:
+            # No originals given: the index's stored text, checked against its sha256 on load.
+            if document not in engine.index.records:
+                raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index")
+            originals[document] = engine.index.transcript(document)
+            continue
+        path = _original_path(spec, document)
         try:
             originals[document] = read_transcript(path, document)
         except VerbatimError as exc:

@@ -99,6 +99,8 @@ def test_widget_streams_an_answer_and_shows_the_quote_in_place(browser, servers)
         assert cite.get_attribute("aria-label") == f"Quote {citation['id']}: {citation['speaker']}"
         speakers = page.locator(".msg.assistant .citations .speaker").all_text_contents()
         assert speakers == [c["speaker"] for c in expected["citations"]]
+        sources = page.locator(".msg.assistant .citations .source").all_text_contents()
+        assert sources == [f"{c['document']} \u00B7 2015-12-15" for c in expected["citations"]]
         REPORTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPORTS / "widget-answer.png"))
 
