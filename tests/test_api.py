@@ -630,7 +630,7 @@ def test_llm_failures_fall_back_to_the_labelled_extractive_answer(llm_server, li
     assert (answer["generator"], answer["fallback"], answer["refused"]) == ("extractive", True, False)
     assert answer["citations"] == library_answer(QUESTION)["citations"]
     assert "signed by everyone" not in answer["answer"]
-    assert answer["timings_ms"]["generation_openai"] < 1500  # the backend's timeout is 0.5 s, no retries
+    assert backend.requests == 1  # a timeout or a bad answer is not retried
     assert_citations_verbatim(answer["citations"], TEXTS)
 
 
