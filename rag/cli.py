@@ -234,6 +234,20 @@ def documents(as_json: bool, index_path: Path | None) -> None:
                    f"{row['turns']} turns\t{', '.join(row['speakers'][:6])}")
 
 
+@main.command()
+@click.argument("document")
+@INDEX_OPTION
+@_friendly_errors
+def show(document: str, index_path: Path | None) -> None:
+    """Print a document's stored text: what every citation's char_start/char_end refer to.
+
+    For captions, JSON and .docx that is the rendering their reader made. Example: rag show ID
+    """
+    from rag.engine import load_index
+
+    click.echo(load_index(_settings(index_path)).transcript(document).text, nl=False)
+
+
 @main.command("eval")
 @click.option("--set", "sets", multiple=True, metavar="seed|qmsum|PATH",
               help="An eval set: a name from eval/config.json or a .jsonl file (repeatable; default: seed and qmsum).")

@@ -94,7 +94,31 @@ def test_ingest_reads_every_file_as_the_format_given(run, tmp_path):
     )
     result = run("ingest", captions, "--format", "vtt", "--index", tmp_path / "index")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("added 1, replaced 0, unchanged 0 (2 turns, 2 chunks,")
+    assert result.stdout.startswith("added 1, replaced 0, unchanged 0, rejected 0 (2 turns, 2 chunks,")
     unknown = run("ingest", captions, "--format", "pdf", "--index", tmp_path / "index")
     assert unknown.exit_code == 2
     assert "'pdf' is not one of 'text', 'vtt', 'srt', 'json', 'docx'" in unknown.stderr
+
+
+def test_ingest_of_a_folder_keeps_what_it_can_read_and_exits_1_naming_the_rest(run, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-meeting.txt").write_text("ALICE: We open the bridge in May.\n", encoding="utf-8")
+    (folder / "a-meeting.turns.json").write_text("[]", encoding="utf-8")
+    (folder / "broken.vtt").write_text("WEBVTT\n\nnot a time --> line\nHello\n", encoding="utf-8")
+    (folder / "empty.srt").write_text("", encoding="utf-8")
+    result = run("ingest", folder, "--index", tmp_path / "index")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("added 1, replaced 0, unchanged 0, rejected 2 (1 turns,")
+    lines = result.stderr.splitlines()
+    assert f"skipped {folder / 'a-meeting.turns.json'}: an annotation sidecar of its .txt transcript" in lines
+    assert any(line.startswith(f"TranscriptError: {folder / 'broken.vtt'}:") for line in lines)
+    assert f"TranscriptError: {folder / 'empty.srt'}: the transcript is empty" in lines
+    listed = run("documents", "--json", "--index", tmp_path / "index")
+    assert [row["id"] for row in json.loads(listed.stdout)] == ["a-meeting"]
+
+
+def test_show_prints_the_stored_text_citations_refer_to(run, seed_index_path):
+    result = run("show", "kerry-lavrov-moscow-2015-12-15", "--index", seed_index_path)
+    assert result.exit_code == 0
+    assert result.stdout == SEED.read_text(encoding="utf-8")
