@@ -11,8 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.formats import FORMAT_NAMES
+
 GeneratorName = Literal["extractive", "openai", "local"]
 RetrieverName = Literal["dense", "bm25", "hybrid"]
+FormatName = Literal[FORMAT_NAMES]  # type: ignore[valid-type]
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 

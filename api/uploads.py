@@ -27,17 +27,29 @@ from rag.formats import parse_transcript
 _DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
 
 
-def parse_upload(body: bytes, content_type: str, document_id: str | None) -> Transcript:
+# A transcript file sent as it is: its media type names its format.
+FILE_MEDIA_TYPES = {
+    "text/plain": None,  # text, or captions recognised by their content
+    "text/markdown": "text",
+    "text/vtt": "vtt",
+    "application/x-subrip": "srt",
+    "text/srt": "srt",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+}
+
+
+def parse_upload(body: bytes, content_type: str, document_id: str | None, format: str | None = None) -> Transcript:
     """A ``Transcript`` from an upload body.
 
-    ``application/json``: a ``DocumentIn`` object. ``text/plain``: the transcript itself, its id
-    in the ``id`` query parameter.
+    ``application/json``: a ``DocumentIn`` object, unless ``format`` is given. Any media type of
+    ``FILE_MEDIA_TYPES``, or any body with ``format`` (e.g. ``json`` for diarized ASR output): the
+    transcript file itself, its id in the ``id`` query parameter.
 
     :raises UnsupportedMediaType, InvalidJSON, InvalidRequest: a malformed request.
-    :raises TranscriptError: the transcript cannot be parsed (the parser's own message).
+    :raises TranscriptError: the transcript cannot be parsed (the reader's own message).
     """
     media = content_type.split(";")[0].strip().lower()
-    if media == "application/json":
+    if media == "application/json" and format is None:
         document = _document_in(body)
         if document_id is not None and document_id != document.id:
             raise InvalidRequest(f"the id in the query ({document_id!r}) differs from the body's ({document.id!r})")
@@ -47,14 +59,17 @@ def parse_upload(body: bytes, content_type: str, document_id: str | None) -> Tra
             return parse_transcript(turns, document.id, source=source)
         assert document.text is not None
         return parse_transcript(document.text, document.id, source=source)
-    if media == "text/plain":
+    if media in FILE_MEDIA_TYPES or format is not None:
         if document_id is None:
-            raise InvalidRequest("a text/plain upload needs the document id in the query: POST /documents?id=<id>")
+            raise InvalidRequest("a transcript file upload needs the document id in the query: POST /documents?id=<id>")
         if not _DOCUMENT_ID.match(document_id):
             raise InvalidRequest(f"id: {document_id!r} is not a valid document id (letters, digits, '.', '_', '-')")
-        return parse_transcript(body, document_id, source=f"upload:{document_id}")
+        return parse_transcript(
+            body, document_id, source=f"upload:{document_id}", format=format or FILE_MEDIA_TYPES[media]
+        )
     raise UnsupportedMediaType(
-        f"upload a transcript as application/json or text/plain, not {content_type or 'no Content-Type'!r}"
+        f"upload a transcript as application/json, {', '.join(FILE_MEDIA_TYPES)}, or with ?format=, "
+        f"not {content_type or 'no Content-Type'!r}"
     )
 
 

@@ -18,7 +18,7 @@ from api.answers import available_generators
 from rag.engine import Engine
 from rag.generation import Message
 from rag.output import answer_to_dict
-from tests.conftest import SEED, SEED_ID
+from tests.conftest import ROOT, SEED, SEED_ID
 from tests.http_server import FakeChatBackend, assert_citations_verbatim, assert_passages_verbatim, serve
 
 QUESTION = "What did Lavrov say about the terrorist list?"
@@ -509,6 +509,31 @@ def test_upload_plain_text_and_replace_it(writable):
         "replaced",
         3,
     )
+
+
+def test_upload_captions_and_diarized_json_then_cite_with_recording_times(writable):
+    client, _ = writable
+    auth = {"X-API-Key": KEY}
+    real = ROOT.parent / "shared" / "datasets" / "real-formats"
+    teams = (real / "whitehouse-2023-06-13-teams.vtt").read_bytes()
+    response = client.post(
+        "/documents", params={"id": "juneteenth-vtt"}, content=teams, headers={**auth, "Content-Type": "text/vtt"}
+    )
+    assert (response.status_code, response.json()["document"]["format"]) == (201, "vtt")
+    asr = (real / "whitehouse-2023-06-13-whisperx.json").read_bytes()
+    response = client.post(
+        "/documents", params={"id": "juneteenth-asr", "format": "json"}, content=asr,
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert (response.status_code, response.json()["document"]["speakers"]) == (201, ["SPEAKER_00", "SPEAKER_01"])
+    answer = client.post(
+        "/ask", json={"question": "What was said about the Juneteenth concert?", "document": "juneteenth-vtt"}
+    ).json()
+    assert answer["citations"]
+    stored = client.get("/documents/juneteenth-vtt").json()["text"]
+    for citation in answer["citations"]:
+        assert stored[citation["char_start"] : citation["char_end"]] == citation["quote"]
+        assert 7.0 <= citation["media_start"] <= citation["media_end"] <= 88.0
 
 
 def test_bad_uploads_change_nothing(writable):

@@ -10,6 +10,7 @@ from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quo
 from api.deps import EngineDep, ReadAccess, WriteAccess, WriteLockDep
 from api.schemas import (
     ContextPublic,
+    FormatName,
     DocumentDetail,
     DocumentList,
     SpeakerList,
@@ -26,7 +27,9 @@ _UPLOAD_BODY = {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
-            "text/plain": {"schema": {"type": "string", "description": "A press-style transcript; pass ?id=<id>."}},
+            "text/plain": {"schema": {"type": "string", "description": "A transcript file; pass ?id=<id>."}},
+            "text/vtt": {"schema": {"type": "string", "description": "WebVTT captions; pass ?id=<id>."}},
+            "application/x-subrip": {"schema": {"type": "string", "description": "SRT captions; pass ?id=<id>."}},
         },
     }
 }
@@ -99,11 +102,13 @@ async def upload_document(
     request: Request,
     engine: EngineDep,
     lock: WriteLockDep,
-    id: Annotated[str | None, Query(description="The document id (for text/plain uploads).")] = None,
+    id: Annotated[str | None, Query(description="The document id (for transcript file uploads).")] = None,
+    format: Annotated[FormatName | None, Query(description="Read the body as this format (default: by media type, then content).")] = None,
 ) -> dict[str, Any]:
-    """JSON `{id, text}` or `{id, turns: [{speaker, text}]}`, or a text/plain transcript with `?id=`.
-    An existing id is replaced; identical content is left unchanged."""
-    transcript = parse_upload(await request.body(), request.headers.get("content-type", ""), id)
+    """JSON `{id, text}` or `{id, turns: [{speaker, text}]}`, or a transcript file with `?id=`: text/plain,
+    text/vtt, application/x-subrip, a .docx, or any body with `?format=` (e.g. `json` for WhisperX or
+    AssemblyAI output). An existing id is replaced; identical content is left unchanged."""
+    transcript = parse_upload(await request.body(), request.headers.get("content-type", ""), id, format)
     status, record, seconds = await ingest_upload(engine, transcript, lock)
     return {"status": status, "document": record, "seconds": seconds}
 
