@@ -13,7 +13,7 @@ from rag.generation import Generator
 from rag.gguf import assemble_gguf
 from rag.index import TranscriptIndex
 from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
-from rag.prompts import PromptTemplate
+from rag.prompts import load_prompt
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.speakers import SpeakerDirectory
@@ -70,7 +70,7 @@ class Engine:
         s = self.settings
         if name == "extractive":
             return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
-        template = PromptTemplate(s.prompts_dir / "answer.j2")
+        template = load_prompt("answer.j2", s.prompts_dir)
         if name == "openai":
             if not s.openai_base_url:
                 raise GeneratorError("the openai generator needs VERBATIM_OPENAI_BASE_URL")
