@@ -12,6 +12,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
 from starlette.types import Scope
 
@@ -68,7 +69,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 logger.error("the generator could not be built: %s", app.state.load_error)
         yield
 
-    app = FastAPI(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc with their scripts and styles served by the app itself (from the fastapi-offline
+    # package): FastAPI's own pages load them from a CDN and stay blank offline.
+    app = FastAPIOffline(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)

@@ -20,6 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "transcripts" / "kerry-lavrov-moscow-2015-12-15.txt"
 SEED_ID = "kerry-lavrov-moscow-2015-12-15"
 QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum-committee-val"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +87,13 @@ def seed_settings(seed_index_path) -> Settings:
 @pytest.fixture(scope="session")
 def seed_engine(seed_settings, minilm) -> Engine:
     return Engine.load(seed_settings, embedder=minilm)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (its own browser builds cannot be downloaded here)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
