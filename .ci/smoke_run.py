@@ -11,6 +11,7 @@ Exits 1 with ``SmokeFailed: reason`` when a step fails; the server is stopped in
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -93,6 +94,8 @@ def _check_citations(answer: dict, transcripts: Path) -> None:
 
 
 if __name__ == "__main__":
+    # A CI timeout terminates us: exit through ``finally`` so that the server is stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"SmokeFailed: terminated (signal {signum})"))
     try:
         main(Path(sys.argv[1]).resolve())
     except (SmokeFailed, VerbatimError, subprocess.CalledProcessError) as exc:
