@@ -12,11 +12,12 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
 from starlette.types import Scope
 
 from api.errors import install_error_handlers
-from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
+from api.limits import DOCS_ASSETS, BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.origins import OriginGuardMiddleware
 from api.routes import ROUTERS
@@ -72,7 +73,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         finally:
             watcher.cancel()
 
-    app = FastAPI(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs with Swagger UI's script and style served by the app itself (from the fastapi-offline
+    # package): FastAPI's own page loads them from a CDN and stays blank offline. No /redoc: the
+    # ReDoc bundle fetches its logo from cdn.redoc.ly on every view.
+    app = FastAPIOffline(
+        title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        redoc_url=None, static_url=DOCS_ASSETS,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)

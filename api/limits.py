@@ -17,9 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import PayloadTooLarge, RateLimited, error_response
 from api.metrics import Metrics
 
-# The demo, the widget, health, metrics and the API docs: never rate limited or origin checked.
-PUBLIC_PATHS = frozenset({"/", "/widget.js", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"})
+# The demo, the widget, health, metrics and the API docs with their assets: never rate limited or
+# origin checked.
+PUBLIC_PATHS = frozenset({"/", "/widget.js", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+DOCS_ASSETS = "/docs-assets"  # where the app mounts Swagger UI's script, style and icon
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is one of the public pages or a docs asset."""
+    return path in PUBLIC_PATHS or path.startswith(f"{DOCS_ASSETS}/")
 
 
 class BodyLimitMiddleware:
@@ -135,7 +142,7 @@ class RateLimitMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or is_public(scope["path"]) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]

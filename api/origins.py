@@ -14,18 +14,18 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import OriginNotAllowed, error_response
-from api.limits import PUBLIC_PATHS
+from api.limits import is_public
 
 
 class OriginGuardMiddleware:
-    """403 for a foreign, unlisted ``Origin`` on every API path (``PUBLIC_PATHS`` excepted)."""
+    """403 for a foreign, unlisted ``Origin`` on every API path (public pages and docs assets excepted)."""
 
     def __init__(self, app: ASGIApp, allowed_origins: Iterable[str]) -> None:
         self.app = app
         self.allowed = {origin.rstrip("/") for origin in allowed_origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or "*" in self.allowed:
+        if scope["type"] != "http" or is_public(scope["path"]) or "*" in self.allowed:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -14,7 +14,7 @@ from rag.gguf import assemble_gguf
 from rag.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
 from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
 from rag.persons import SpeakerMap
-from rag.prompts import PromptTemplate
+from rag.prompts import load_prompt
 from rag.retrieval import Retriever
 from rag.scope import filter_documents
 from rag.settings import Settings
@@ -121,7 +121,7 @@ class Engine:
         s = self.settings
         if name == "extractive":
             return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
-        template = PromptTemplate(s.prompts_dir / "answer.j2")
+        template = load_prompt("answer.j2", s.prompts_dir)
         if name == "openai":
             if not s.openai_base_url:
                 raise GeneratorError("the openai generator needs VERBATIM_OPENAI_BASE_URL")

@@ -44,11 +44,20 @@ from rag.evaluation import (
 from rag.ingest import Progress, ingest_files
 from rag.llm import OpenAIChat
 from rag.models import Transcript
+<<<<<<< HEAD
 from rag.formats import read_transcript
 from rag.prompts import PromptTemplate
 from rag.settings import PROJECT_ROOT, Settings
+=======
+from rag.parsing import read_transcript
+from rag.prompts import load_prompt
+from rag.settings import Settings
+>>>>>>> newcomer
 from rag.tokens import TokenCounter
 
+# Evaluation runs from a checkout: its sets, thresholds, baselines and reports live in eval/ beside
+# the package, and are not installed with it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = PROJECT_ROOT / "eval"
 CONFIG_FILE = EVAL_DIR / "config.json"
 EXIT_PASS, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -231,7 +240,7 @@ def _judge(request: EvalRequest, settings: Settings, generator: str) -> tuple[LL
         return None, NOT_CONFIGURED
     model = request.judge_model or settings.judge_model
     chat = OpenAIChat(url, model, settings.judge_api_key.get_secret_value(), settings.llm_timeout_s)
-    template = PromptTemplate(settings.prompts_dir / "judge.j2")
+    template = load_prompt("judge.j2", settings.prompts_dir)
     return LLMJudge(chat, template, settings.llm_max_tokens), f"judge: {model} at {url}"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,22 @@ from jinja2.sandbox import SandboxedEnvironment
 from rag.errors import PromptError
 
 
+# The top-level ``prompts`` package, installed with Verbatim: its templates are package data.
+PACKAGED_PROMPTS = "prompts"
+
+
+def load_prompt(name: str, directory: Path | None = None) -> PromptTemplate:
+    """The template ``name`` from ``directory``, or the one installed with Verbatim when it is ``None``.
+
+    :raises PromptError: the template cannot be read or is invalid.
+    """
+    return PromptTemplate(directory / name if directory is not None else files(PACKAGED_PROMPTS) / name)
+
+
 class PromptTemplate:
     """A template file whose variables are all required."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Traversable) -> None:
         try:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:

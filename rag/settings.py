@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 class Settings(BaseSettings):
     """Every tunable of the library, the CLI and the service.
@@ -20,10 +18,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VERBATIM_", env_file=None, extra="ignore")
 
-    # Where things live.
-    index_path: Path = PROJECT_ROOT / "index" / "default"
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
-    cache_dir: Path = PROJECT_ROOT / ".cache"
+    # Where things live. The index and the cache are relative to the working directory, as in the
+    # README's commands, so that an installed package does not write into site-packages. Prompt
+    # templates come from the installed package unless a folder of edited ones is given.
+    index_path: Path = Path("index/default")
+    prompts_dir: Path | None = None
+    cache_dir: Path = Path(".cache")
 
     # The user's speaker map (merges, renames, names for diarization ids; see rag/persons.py);
     # by default speakers.json inside the index folder.

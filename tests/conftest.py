@@ -23,6 +23,19 @@ QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum-committee-val"
 # Real transcripts as people have them: headers, captions, diarized ASR (see its README.md).
 REAL_FORMATS = ROOT.parent / "shared" / "datasets" / "real-formats"
 REAL_FORMAT_FILES = sorted(p.name for p in REAL_FORMATS.glob("*") if p.name != "README.md")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -77,3 +90,13 @@ def seed_settings(seed_index_path) -> Settings:
 @pytest.fixture(scope="session")
 def seed_engine(seed_settings, minilm) -> Engine:
     return Engine.load(seed_settings, embedder=minilm)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (its own browser builds cannot be downloaded here)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -13,18 +13,16 @@ from rag.ingest import ingest_files
 from rag.persons import SpeakerMap, resolve
 from rag.settings import Settings
 
-from .conftest import ROOT, SEED
+from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS, SEED
 
-REAL_FORMATS = ROOT.parent / "shared" / "datasets" / "real-formats"
 NEW_YORK = "state-2015-12-18-new-york"
 
 
 @pytest.fixture(scope="module")
 def press_index(tmp_path_factory, minilm, counter) -> Path:
     folder = tmp_path_factory.mktemp("press")
-    for path in [SEED, *REAL_FORMATS.iterdir()]:
-        if path.name != "README.md":
-            shutil.copy(path, folder / path.name)
+    for path in [SEED, *(REAL_FORMATS / name for name in REAL_FORMAT_FILES)]:
+        shutil.copy(path, folder / path.name)
     index_path = tmp_path_factory.mktemp("index") / "press"
     report = ingest_files([folder], index_path, minilm, count_tokens=counter.count, max_tokens=200)
     assert report.rejected == [] and report.skipped == [] and len(report.added) == 9

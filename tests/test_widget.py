@@ -6,8 +6,6 @@ origin is on the allowed list, the other's is not.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -15,30 +13,15 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from api import create_app
-from tests.conftest import ROOT, SEED, SEED_ID
+from tests.conftest import ROOT, SEED, SEED_ID, needs_chromium
 from tests.http_server import assert_citations_verbatim, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 QUESTION = "What did Lavrov say about the terrorist list?"
 UNREACHABLE = "The service is unreachable. Please try again later."
 REPORTS = ROOT / "eval" / "reports"
 TEXTS = {SEED_ID: SEED.read_bytes().decode("utf-8")}
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.integration, needs_chromium]
 
 
 def host_page(config: dict[str, str]) -> Starlette:
@@ -50,15 +33,6 @@ def host_page(config: dict[str, str]) -> Starlette:
 <script src="{config["api"]}/widget.js" data-title="Ask the transcript" defer></script></body></html>""")
 
     return Starlette(routes=[Route("/", index)])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
