@@ -19,6 +19,8 @@ from rag.models import Transcript
 Progress = Callable[[str, int, int], None]
 # A QMSum-style annotation beside its transcript (``x.turns.json`` next to ``x.txt``).
 SIDECAR_SUFFIX = ".turns.json"
+# A folder's own documentation (README.md beside the transcripts) is not a transcript.
+FOLDER_DOCS = ("readme", "license", "licence", "changelog")
 
 
 @dataclass
@@ -52,6 +54,8 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str
                 continue
             if entry.name.endswith(SIDECAR_SUFFIX) and entry.with_name(entry.name[: -len(SIDECAR_SUFFIX)] + ".txt").exists():
                 skipped.append((str(entry), "an annotation sidecar of its .txt transcript"))
+            elif entry.stem.lower() in FOLDER_DOCS:
+                skipped.append((str(entry), "the folder's documentation, not a transcript"))
             elif entry.suffix.lower() in SUFFIXES:
                 files.append(entry)
             else:

@@ -68,14 +68,17 @@ def test_a_folder_skips_sidecars_and_other_files_and_says_why(tmp_path, ingest):
     (folder / "meeting.txt").write_text(TWO_TURNS, encoding="utf-8")
     (folder / "meeting.turns.json").write_text("[]", encoding="utf-8")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "README.md").write_text("# Minutes of the harbour board", encoding="utf-8")
     (folder / ".hidden.txt").write_text("ignored", encoding="utf-8")
     report = ingest([folder], tmp_path / "index")
     assert report.added == ["meeting"] and report.rejected == []
-    assert {Path(path).name: reason for path, reason in report.skipped} == {
+    reasons = {Path(path).name: reason for path, reason in report.skipped}
+    assert reasons == {
+        "README.md": "the folder's documentation, not a transcript",
         "meeting.turns.json": "an annotation sidecar of its .txt transcript",
-        "notes.pdf": report.skipped[1][1],
+        "notes.pdf": reasons["notes.pdf"],
     }
-    assert report.skipped[1][1].startswith("not a transcript format (")
+    assert reasons["notes.pdf"].startswith("not a transcript format (")
 
 
 def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, ingest, seed_path, monkeypatch):
