@@ -41,18 +41,12 @@ from rag.evaluation import (
     score_question,
     summarize,
 )
+from rag.formats import read_transcript
 from rag.ingest import Progress, ingest_files
 from rag.llm import OpenAIChat
 from rag.models import Transcript
-<<<<<<< HEAD
-from rag.formats import read_transcript
-from rag.prompts import PromptTemplate
-from rag.settings import PROJECT_ROOT, Settings
-=======
-from rag.parsing import read_transcript
 from rag.prompts import load_prompt
 from rag.settings import Settings
->>>>>>> newcomer
 from rag.tokens import TokenCounter
 
 # Evaluation runs from a checkout: its sets, thresholds, baselines and reports live in eval/ beside
