@@ -17,6 +17,7 @@ import anyio
 from pydantic import ValidationError
 
 from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
+from api.jsonbody import loads_strict
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
 from rag.ingest import ingest_transcripts, remove_document
@@ -60,9 +61,9 @@ def parse_upload(body: bytes, content_type: str, document_id: str | None) -> Tra
 
 def _document_in(body: bytes) -> DocumentIn:
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from exc
+        raw = loads_strict(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc.msg} (at character {exc.pos})") from exc
     try:
         document = DocumentIn.model_validate(raw)
     except ValidationError as exc:

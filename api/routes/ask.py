@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.answers import AskJob, prepare_ask, run_ask
 from api.deps import EngineDep, MetricsDep, ReadAccess
+from api.jsonbody import StrictJSONRoute
 from api.schemas import AnswerPublic, AskRequest, error_responses
 from api.streaming import answer_events
 from rag.engine import Engine
 from rag.output import answer_to_dict
 
-router = APIRouter(tags=["answers"], dependencies=[ReadAccess])
+router = APIRouter(tags=["answers"], dependencies=[ReadAccess], route_class=StrictJSONRoute)
 _ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503)
 
 _STREAM_DOC = """Server-Sent Events, in this order:

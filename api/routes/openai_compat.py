@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from api.answers import prepare_ask, run_ask
 from api.chat import completion, completion_chunks, generator_for_model, model_ids, split_messages
 from api.deps import EngineDep, MetricsDep, ReadAccess
+from api.jsonbody import StrictJSONRoute
 from api.schemas import ChatCompletion, ChatCompletionRequest, ModelList, error_responses
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ReadAccess], route_class=StrictJSONRoute)
 _STARTED = int(time.time())
 
 

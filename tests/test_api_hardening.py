@@ -1,0 +1,116 @@
+"""What a probe of the running service found, over real HTTP: each case is refused cleanly now."""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from api import create_app
+from rag.engine import Engine
+from tests.conftest import SEED_ID
+from tests.http_server import serve
+
+QUESTION = "What did Lavrov say about the terrorist list?"
+KEY = "hardening-key"
+LONE_SURROGATE = b'{"question": "\\ud800 x"}'
+
+
+def _error(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
+    return response.status_code, body["error"]["type"], body["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def server(seed_settings, seed_engine):
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 100_000})
+    with serve(create_app(settings, engine=seed_engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server):
+    with httpx.Client(base_url=server, timeout=60, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def writable(tmp_path, seed_index_path, seed_settings, minilm):
+    """A server over a private copy of the seed index, with an API key."""
+    index_path = tmp_path / "index"
+    shutil.copytree(seed_index_path, index_path)
+    settings = seed_settings.model_copy(update={"index_path": index_path, "api_key": SecretStr(KEY)})
+    engine = Engine.load(settings, embedder=minilm)
+    with (
+        serve(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=60, trust_env=False) as client,
+    ):
+        yield client
+
+
+# Lone surrogates ------------------------------------------------------------------------------
+
+SURROGATE_REFUSED = (
+    400,
+    "InvalidJSON",
+    "the request body is not valid JSON: \\ud800 is a lone surrogate, not a character (at character 14)",
+)
+
+
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream"])
+def test_a_lone_surrogate_in_a_question_is_invalid_json_on_a_kept_connection(client, path):
+    json_headers = {"Content-Type": "application/json"}
+    response = client.post(path, content=LONE_SURROGATE, headers=json_headers)
+    assert response.headers["content-type"] == "application/json"
+    assert _error(response) == SURROGATE_REFUSED
+    assert response.headers.get("connection") != "close"
+    assert client.get("/healthz").status_code == 200  # the same keep-alive connection still serves
+
+
+def test_a_lone_surrogate_in_a_chat_message_is_invalid_json(client):
+    body = b'{"model": "verbatim", "messages": [{"role": "user", "content": "x \\udfff"}]}'
+    response = client.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    assert _error(response) == (
+        400,
+        "InvalidJSON",
+        "the request body is not valid JSON: \\udfff is a lone surrogate, not a character (at character 66)",
+    )
+
+
+def test_a_paired_surrogate_and_an_escaped_backslash_are_fine(client):
+    # "\ud83d\ude00" is one emoji; "\\ud800" is a backslash followed by letters.
+    body = b'{"question": "\\ud83d\\ude00 \\\\ud800 What did Lavrov say about the terrorist list?"}'
+    response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["question"] == "\U0001f600 \\ud800 What did Lavrov say about the terrorist list?"
+
+
+def test_a_body_that_is_not_utf8_is_invalid_json_not_an_http_error(client):
+    response = client.post("/ask", content=b'{"question": "\xff"}', headers={"Content-Type": "application/json"})
+    assert _error(response) == (
+        400,
+        "InvalidJSON",
+        "the request body is not valid JSON: it is not UTF-8 (invalid start byte) (at character 14)",
+    )
+
+
+def test_a_body_nested_too_deeply_is_invalid_json_not_an_http_error(client):
+    body = b'{"question": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert _error(response) == (400, "InvalidJSON", "the request body is not valid JSON: it nests too deeply (at character 0)")
+
+
+def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
+    body = b'{"id": "harbour", "text": "CHAIR: \\ud800"}'
+    response = writable.post(
+        "/documents", content=body, headers={"Content-Type": "application/json", "X-API-Key": KEY}
+    )
+    assert _error(response) == (
+        400,
+        "InvalidJSON",
+        "the request body is not valid JSON: \\ud800 is a lone surrogate, not a character (at character 34)",
+    )
+    assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
