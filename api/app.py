@@ -98,6 +98,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options that make the client address (rate limit, logs) the socket's peer,
+    unless the peer is one of ``trusted_proxies``: uvicorn's own default trusts any
+    ``X-Forwarded-For`` from loopback, which lets one client rotate through rate-limit buckets."""
+    trusted = list(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
+
+
 async def _follow_index(app: FastAPI, settings: Settings) -> None:
     """Pick up what ``rag ingest`` (another process) committed, without a restart.
 

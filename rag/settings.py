@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     reads_require_key: bool = False
     cors_origins: list[str] = []
     rate_limit_per_minute: int = Field(120, ge=1)
+    # Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: the
+    # client is the socket's peer, so a client cannot pick its own rate-limit bucket.
+    trusted_proxies: list[str] = []
     max_request_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 

@@ -9,6 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from api import create_app
+from api.app import server_options
+
 from rag.engine import Engine
 from tests.conftest import SEED_ID
 from tests.http_server import serve
@@ -114,3 +116,31 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
         "the request body is not valid JSON: \\ud800 is a lone surrogate, not a character (at character 34)",
     )
     assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
+
+
+# Rate limit behind (or without) a proxy -------------------------------------------------------
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_rate_limit(seed_settings, seed_engine):
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 2})
+    with serve(create_app(settings, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        statuses = [
+            client.get("/speakers", headers={"X-Forwarded-For": f"203.0.113.{n % 250}, 10.0.{n // 250}.1"}).status_code
+            for n in range(300)
+        ]
+    assert statuses[:2] == [200, 200]
+    assert set(statuses[2:]) == {429}
+
+
+def test_a_trusted_proxy_forwards_the_client_address(seed_settings, seed_engine):
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 2, "trusted_proxies": ["127.0.0.1"]})
+    with serve(create_app(settings, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        first = [client.get("/speakers", headers={"X-Forwarded-For": "203.0.113.1"}).status_code for _ in range(3)]
+        other = client.get("/speakers", headers={"X-Forwarded-For": "203.0.113.2"}).status_code
+    assert (first, other) == ([200, 200, 429], 200)
+
+
+def test_server_options_trust_forwarded_headers_only_from_the_configured_proxies(seed_settings):
+    assert server_options(seed_settings) == {"proxy_headers": False, "forwarded_allow_ips": []}
+    behind = seed_settings.model_copy(update={"trusted_proxies": ["10.0.0.2", "10.0.0.3"]})
+    assert server_options(behind) == {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.2", "10.0.0.3"]}
