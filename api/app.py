@@ -18,7 +18,7 @@ from starlette.types import Scope
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
-from api.origins import OriginGuardMiddleware
+from api.origins import HostGuardMiddleware, OriginGuardMiddleware
 from api.routes import ROUTERS
 from api.schemas import DocumentIn
 from rag.engine import Engine, disk_stamp
@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in ROUTERS:
         app.include_router(router)
 
-    # Added innermost first: a request passes metrics -> origin guard -> CORS -> rate limit -> body limit.
+    # Added innermost first: a request passes metrics -> host guard -> origin guard -> CORS -> rate limit
+    # -> body limit.
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     app.add_middleware(RateLimitMiddleware, limiter=TokenBucketLimiter(settings.rate_limit_per_minute), metrics=metrics)
     app.add_middleware(
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_age=600,
     )
     app.add_middleware(OriginGuardMiddleware, allowed_origins=settings.cors_origins)
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=[*settings.allowed_hosts, settings.host])
     app.add_middleware(
         MetricsMiddleware, metrics=metrics, routes=[route for router in ROUTERS for route in router.routes]
     )

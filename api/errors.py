@@ -4,6 +4,7 @@ Our exception hierarchy (the domain errors of ``rag.errors`` are mapped by class
 
 * ApiError                  - a request the service refuses; carries its HTTP status
   + InvalidJSON             - 400, the body is not JSON
+  + HostNotAllowed          - 400, the Host header names a host the service does not answer to
   + MissingApiKey           - 401, the endpoint needs an API key and none was sent
   + InvalidApiKey           - 401, the API key sent is wrong
   + WritesDisabled          - 403, no API key is configured, so nothing may be written
@@ -69,6 +70,12 @@ class ApiError(Exception):
 
 class InvalidJSON(ApiError):
     """The request body is not valid JSON."""
+
+    status = 400
+
+
+class HostNotAllowed(ApiError):
+    """The ``Host`` header is not in ``allowed_hosts`` (a DNS-rebinding page, or a misrouted request)."""
 
     status = 400
 

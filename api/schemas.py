@@ -31,7 +31,7 @@ class ErrorResponse(BaseModel):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "The body is not valid JSON.",
+    400: "The body is not valid JSON, or the Host header is not one the service answers to.",
     401: "An API key is needed, or the one sent is wrong.",
     403: "Writes are disabled, or the Origin is not allowed.",
     404: "No such document, model or route.",

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []
+    # The names the service answers to (the Host header), besides `host`: a page on another name
+    # that resolves here (DNS rebinding) is refused. "*" allows any, "*.example.org" its subdomains.
+    allowed_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
     rate_limit_per_minute: int = Field(120, ge=1)
     # Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: the
     # client is the socket's peer, so a client cannot pick its own rate-limit bucket.

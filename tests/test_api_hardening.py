@@ -144,3 +144,31 @@ def test_server_options_trust_forwarded_headers_only_from_the_configured_proxies
     assert server_options(seed_settings) == {"proxy_headers": False, "forwarded_allow_ips": []}
     behind = seed_settings.model_copy(update={"trusted_proxies": ["10.0.0.2", "10.0.0.3"]})
     assert server_options(behind) == {"proxy_headers": True, "forwarded_allow_ips": ["10.0.0.2", "10.0.0.3"]}
+
+
+# Host allow-list (DNS rebinding) ---------------------------------------------------------------
+
+
+def test_a_foreign_host_is_refused_even_with_its_own_origin(client, server):
+    port = server.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    assert _error(client.post("/ask", json={"question": QUESTION}, headers=rebound)) == (
+        400,
+        "HostNotAllowed",
+        f"the Host 'evil.example:{port}' is not served here (configure VERBATIM_ALLOWED_HOSTS)",
+    )
+    assert _error(client.get("/documents", headers={"Host": "evil.example"}))[:2] == (400, "HostNotAllowed")
+    for host in ("localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        assert client.get("/speakers", headers={"Host": host}).status_code == 200, host
+
+
+def test_allowed_hosts_take_the_configured_host_and_a_wildcard(seed_settings, seed_engine):
+    settings = seed_settings.model_copy(update={"host": "verbatim.internal", "allowed_hosts": ["*.example.org"]})
+    with serve(create_app(settings, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        assert client.get("/speakers", headers={"Host": "verbatim.internal:8000"}).status_code == 200
+        assert client.get("/speakers", headers={"Host": "qa.example.org"}).status_code == 200
+        assert _error(client.get("/speakers", headers={"Host": "localhost"}))[:2] == (400, "HostNotAllowed")
+        assert _error(client.get("/speakers", headers={"Host": "example.org.evil"}))[:2] == (400, "HostNotAllowed")
+    anything = seed_settings.model_copy(update={"allowed_hosts": ["*"]})
+    with serve(create_app(anything, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        assert client.get("/speakers", headers={"Host": "evil.example"}).status_code == 200
