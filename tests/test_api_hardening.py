@@ -12,7 +12,9 @@ from api import create_app
 from api.app import server_options
 
 from rag.engine import Engine
-from tests.conftest import SEED_ID
+from rag.llm import LLMGenerator, ScriptedChat
+from rag.prompts import PromptTemplate
+from tests.conftest import ROOT, SEED_ID
 from tests.http_server import serve
 
 QUESTION = "What did Lavrov say about the terrorist list?"
@@ -172,3 +174,36 @@ def test_allowed_hosts_take_the_configured_host_and_a_wildcard(seed_settings, se
     anything = seed_settings.model_copy(update={"allowed_hosts": ["*"]})
     with serve(create_app(anything, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
         assert client.get("/speakers", headers={"Host": "evil.example"}).status_code == 200
+
+
+# Backend faults fall back to the extractive answer -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        ValueError("Requested tokens (5123) exceed context window of 4096"),  # llama-cpp, context overflow
+        RuntimeError("llama_decode returned -3"),
+        AttributeError("'str' object has no attribute 'message'"),  # a malformed reply read carelessly
+    ],
+    ids=["context-overflow", "decode-failure", "malformed-reply"],
+)
+def test_a_chat_backend_that_raises_falls_back_to_the_extractive_answer(seed_settings, minilm, fault):
+    settings = seed_settings.model_copy(update={"openai_base_url": "http://backend.invalid/v1"})
+    engine = Engine.load(settings, embedder=minilm)
+    template = PromptTemplate(ROOT / "prompts" / "answer.j2")
+    chat = ScriptedChat([fault, fault], name="openai")
+    engine.use_generator("openai", LLMGenerator(chat, template, engine.counter.count, context_tokens=4096, max_tokens=256))
+    expected = engine.answerer.answer(QUESTION, engine.generator("extractive"), engine.options())
+    with serve(create_app(settings, engine=engine)) as url, httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+        answer = client.post("/ask", json={"question": QUESTION, "generator": "openai"})
+        completion = client.post(
+            "/v1/chat/completions", json={"model": "openai", "messages": [{"role": "user", "content": QUESTION}]}
+        )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["generator"], body["fallback"], body["refused"]) == ("extractive", True, False)
+    assert [c["quote"] for c in body["citations"]] == [c.quote for c in expected.citations]
+    assert completion.status_code == 200, completion.text
+    assert completion.json()["choices"][0]["message"]["content"] == expected.answer
+    assert len(chat.prompts) == 2  # the backend was asked each time, and failed each time
