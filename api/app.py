@@ -12,15 +12,18 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
+from api.deps import require_read_key
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.origins import HostGuardMiddleware, OriginGuardMiddleware
 from api.routes import ROUTERS
-from api.schemas import DocumentIn
+from api.schemas import DocumentIn, TokenEvent
 from rag.engine import Engine, disk_stamp
 from rag.errors import VerbatimError
 from rag.settings import Settings
@@ -147,10 +150,25 @@ def _body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, plus the upload body's models (the upload route reads its body itself)."""
+    """The generated schema, plus the models routes do not declare themselves (the upload body,
+    which the route reads itself; the data of stream events), and security only where it applies."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        _, definitions = models_json_schema([(DocumentIn, "validation")], ref_template="#/components/schemas/{model}")
+        _, definitions = models_json_schema(
+            [(DocumentIn, "validation"), (TokenEvent, "serialization")], ref_template="#/components/schemas/{model}"
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        if not app.state.settings.reads_require_key:
+            _open_reads(schema, app.routes)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _open_reads(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Reads are open unless ``reads_require_key``: say so, rather than the key check's declared security."""
+    for route in iter_route_contexts(routes):  # included routers' routes, with their routers' dependencies
+        if isinstance(route.original_route, APIRoute) and any(
+            dependency.call is require_read_key for dependency in route.dependant.dependencies
+        ):
+            for method in route.methods or ():
+                schema["paths"][route.path_format][method.lower()].pop("security", None)

@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.errors import (
     GeneratorError,
@@ -229,16 +230,23 @@ def _is_json(content_type: str) -> bool:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        error: ApiError = NotFound(f"no route for {request.method} {request.url.path}")
-    elif exc.status_code == 405:
-        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-    else:
-        return JSONResponse(
-            error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
+        return error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        # Starlette's own Allow names only the first route of the path: GET /documents hid POST.
+        allow = ", ".join(_allowed_methods(request))
+        return error_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", headers={"Allow": allow})
         )
-    if exc.headers:
-        error.headers.update(exc.headers)
-    return error_response(error)
+    return JSONResponse(error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path."""
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 GeneratorName = Literal["extractive", "openai", "local"]
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+# Documents a question that must hold a word; the check itself stays in ``validate_question``, so that
+# a blank one is a QuestionError like in the library.
+NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 
 
 # Errors ---------------------------------------------------------------------------------------
@@ -49,6 +52,25 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
 
 
+def sse_response(description: str, events: dict[str | None, str | None]) -> dict[str, Any]:
+    """An OpenAPI response of Server-Sent Events; ``schema`` describes one event (OpenAPI 3.1).
+
+    :param events: event name (``None``: unnamed) -> the component schema its ``data`` is JSON of
+        (``None``: JSON described in ``description`` only).
+    """
+    kinds = []
+    for name, component in events.items():
+        data: dict[str, Any] = {"type": "string", "contentMediaType": "application/json"}
+        if component is not None:
+            data["contentSchema"] = {"$ref": f"#/components/schemas/{component}"}
+        properties: dict[str, Any] = {"data": data}
+        if name is not None:
+            properties["event"] = {"const": name}
+        kinds.append({"type": "object", "required": ["data", *(["event"] if name else [])], "properties": properties})
+    schema = kinds[0] if len(kinds) == 1 else {"oneOf": kinds}
+    return {"description": description, "content": {"text/event-stream": {"schema": schema}}}
+
+
 # Answers --------------------------------------------------------------------------------------
 
 
@@ -69,7 +91,10 @@ class AskRequest(BaseModel):
         json_schema_extra={"examples": [{"question": "What did Lavrov say about the terrorist list?"}]},
     )
 
-    question: str = Field(description="The question; empty or longer than the configured limit is refused.")
+    question: str = Field(
+        description="The question; empty or longer than the configured limit is refused.",
+        json_schema_extra=NON_BLANK,
+    )
     k: int | None = Field(None, ge=1, le=100, description="How many passages to retrieve.")
     speaker: str | None = Field(None, description="Only this speaker's turns (a name, surname or office).")
     document: str | None = Field(None, description="Only this document.")

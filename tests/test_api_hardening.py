@@ -120,6 +120,26 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
     assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
 
 
+def test_ask_with_dates_filters_instead_of_failing(client):
+    answer = client.post("/ask", json={"question": QUESTION, "date_from": "2015-12-01", "date_to": "2015-12-31"})
+    assert answer.status_code == 200 and answer.json()["refused"] is False
+    assert _error(client.post("/ask", json={"question": QUESTION, "date_from": "2016-01-01"})) == (
+        404,
+        "UnknownDocument",
+        "no document matches date_from=2016-01-01",
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("PATCH", "/documents", "GET, POST"), ("PUT", f"/documents/{SEED_ID}", "GET, DELETE"), ("GET", "/ask", "POST")],
+)
+def test_a_405_names_every_method_of_the_path(client, method, path, allow):
+    response = client.request(method, path)
+    assert _error(response) == (405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+    assert response.headers["allow"] == allow
+
+
 # Rate limit behind (or without) a proxy -------------------------------------------------------
 
 
