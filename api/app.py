@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from api.deps import require_read_key
 from api.errors import install_error_handlers
+from api.jobs import JobRegistry
 from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.origins import HostGuardMiddleware, OriginGuardMiddleware
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="Verbatim", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.jobs = JobRegistry(settings.upload_jobs_kept)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -11,6 +11,7 @@ Our exception hierarchy (the domain errors of ``rag.errors`` are mapped by class
   + OriginNotAllowed        - 403, a browser page from an origin that is not on the list
   + NotFound                - 404, no such route
   + ModelNotFound           - 404, an OpenAI-compatible request names an unknown model
+  + JobNotFound             - 404, no upload job with this id
   + MethodNotAllowed        - 405
   + PayloadTooLarge         - 413, the body exceeds the configured limit
   + UnsupportedMediaType    - 415, wrong Content-Type
@@ -113,6 +114,12 @@ class NotFound(ApiError):
 
 class ModelNotFound(ApiError):
     """An OpenAI-compatible request names a model this service does not offer."""
+
+    status = 404
+
+
+class JobNotFound(ApiError):
+    """No upload job with this id (finished jobs are forgotten after a while, and on restart)."""
 
     status = 404
 

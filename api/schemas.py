@@ -37,7 +37,7 @@ _ERROR_DESCRIPTIONS = {
     400: "The body is not valid JSON, or the Host header is not one the service answers to.",
     401: "An API key is needed, or the one sent is wrong.",
     403: "Writes are disabled, or the Origin is not allowed.",
-    404: "No such document, model or route.",
+    404: "No such document, model, job or route.",
     413: "The body is larger than the limit.",
     415: "Wrong Content-Type.",
     422: "The input is invalid (empty or overlong question, bad parameters, bad transcript).",
@@ -279,6 +279,15 @@ class UploadResult(BaseModel):
     status: Literal["added", "replaced", "unchanged"]
     document: DocumentSummary
     seconds: float
+
+
+class JobPublic(BaseModel):
+    """A large upload, indexed in the background: poll ``GET /jobs/{id}`` until done or failed."""
+
+    id: str
+    status: Literal["pending", "running", "done", "failed"]
+    result: UploadResult | None = Field(description="The upload's result, once done.")
+    error: ErrorDetail | None = Field(description="Why it failed, once failed.")
 
 
 # Health ---------------------------------------------------------------------------------------

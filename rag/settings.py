@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = []
     max_request_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # Uploads larger than this are embedded in the background: 202 and a job to poll, so that the
+    # client does not time out (MiniLM on 2 cores embeds roughly 100 kB of transcript a second).
+    upload_job_min_bytes: int = Field(256 * 1024, ge=0)
+    # Finished upload jobs remembered for GET /jobs/{id}.
+    upload_jobs_kept: int = Field(100, ge=1)
 
     @field_validator("openai_base_url", "judge_base_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import httpx
 import pytest
@@ -227,3 +228,72 @@ def test_a_chat_backend_that_raises_falls_back_to_the_extractive_answer(seed_set
     assert completion.status_code == 200, completion.text
     assert completion.json()["choices"][0]["message"]["content"] == expected.answer
     assert len(chat.prompts) == 2  # the backend was asked each time, and failed each time
+
+
+# Large uploads are jobs ----------------------------------------------------------------------
+
+HARBOUR_TURNS = [
+    {"speaker": "CHAIR", "text": "The committee will now hear from the harbour master about the new pier."},
+    {"speaker": "HARBOUR MASTER", "text": "The new pier will open in May. It was paid for by the port authority alone."},
+]
+
+
+@pytest.fixture
+def jobs_server(tmp_path, seed_index_path, seed_settings, minilm):
+    """A writable server that makes a job of every upload over 2 kB."""
+    index_path = tmp_path / "index"
+    shutil.copytree(seed_index_path, index_path)
+    settings = seed_settings.model_copy(
+        update={"index_path": index_path, "api_key": SecretStr(KEY), "upload_job_min_bytes": 2048}
+    )
+    engine = Engine.load(settings, embedder=minilm)
+    with (
+        serve(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=60, trust_env=False, headers={"X-API-Key": KEY}) as client,
+    ):
+        yield client
+
+
+def _poll(client: httpx.Client, location: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        job = client.get(location).json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        assert job["status"] in ("pending", "running")
+        time.sleep(0.05)
+
+
+def test_a_large_upload_is_a_job_and_a_small_one_is_not(jobs_server):
+    client = jobs_server
+    filler = [{"speaker": "CLERK", "text": f"Item {n} of the agenda was read into the record."} for n in range(60)]
+    large = {"id": "harbour-large", "turns": HARBOUR_TURNS + filler}
+    accepted = client.post("/documents", json=large)
+    assert accepted.status_code == 202, accepted.text
+    location = accepted.headers["location"]
+    started = accepted.json()
+    assert location == f"/jobs/{started['id']}"
+    assert started["status"] in ("pending", "running") and started["result"] is None and started["error"] is None
+    job = _poll(client, location)
+    assert (job["status"], job["error"], job["result"]["status"]) == ("done", None, "added")
+    assert {k: job["result"]["document"][k] for k in ("id", "turns")} == {"id": "harbour-large", "turns": 62}
+    assert "harbour-large" in [d["id"] for d in client.get("/documents").json()["documents"]]
+
+    small = client.post("/documents", json={"id": "harbour", "turns": HARBOUR_TURNS})
+    assert (small.status_code, small.json()["status"]) == (201, "added")
+    assert "location" not in small.headers
+
+
+def test_a_large_upload_that_does_not_parse_is_refused_at_once(jobs_server):
+    bad = {"id": "bad", "text": "no speakers here, only words " * 100}
+    status, kind, _ = _error(jobs_server.post("/documents", json=bad))
+    assert (status, kind) == (422, "TranscriptError")
+
+
+def test_jobs_need_the_key_and_an_existing_id(jobs_server):
+    assert _error(jobs_server.get("/jobs/nope")) == (
+        404,
+        "JobNotFound",
+        "no job 'nope' (finished jobs are forgotten in time, and on a restart)",
+    )
+    assert _error(jobs_server.get("/jobs/nope", headers={"X-API-Key": "wrong"}))[:2] == (401, "InvalidApiKey")
