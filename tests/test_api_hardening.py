@@ -12,7 +12,9 @@ from pydantic import SecretStr
 from api import create_app
 from api.app import server_options
 
+from rag.embedding import Embedder
 from rag.engine import Engine
+from rag.errors import ModelError
 from rag.llm import LLMGenerator, ScriptedChat
 from rag.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED_ID
@@ -238,20 +240,39 @@ HARBOUR_TURNS = [
 ]
 
 
-@pytest.fixture
-def jobs_server(tmp_path, seed_index_path, seed_settings, minilm):
+class BrokenEmbedder:
+    """The index's embedder by name and size, whose every call fails (an exhausted GPU, say)."""
+
+    def __init__(self, like: Embedder) -> None:
+        self.name, self.dim = like.name, like.dim
+
+    def embed(self, texts):
+        raise ModelError("the embedder ran out of memory")
+
+
+def _jobs_server(tmp_path, seed_index_path, seed_settings, embedder):
     """A writable server that makes a job of every upload over 2 kB."""
     index_path = tmp_path / "index"
     shutil.copytree(seed_index_path, index_path)
     settings = seed_settings.model_copy(
         update={"index_path": index_path, "api_key": SecretStr(KEY), "upload_job_min_bytes": 2048}
     )
-    engine = Engine.load(settings, embedder=minilm)
+    engine = Engine.load(settings, embedder=embedder)
     with (
         serve(create_app(settings, engine=engine)) as url,
         httpx.Client(base_url=url, timeout=60, trust_env=False, headers={"X-API-Key": KEY}) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def jobs_server(tmp_path, seed_index_path, seed_settings, minilm):
+    yield from _jobs_server(tmp_path, seed_index_path, seed_settings, minilm)
+
+
+@pytest.fixture
+def broken_jobs_server(tmp_path, seed_index_path, seed_settings, minilm):
+    yield from _jobs_server(tmp_path, seed_index_path, seed_settings, BrokenEmbedder(minilm))
 
 
 def _poll(client: httpx.Client, location: str) -> dict:
@@ -282,6 +303,17 @@ def test_a_large_upload_is_a_job_and_a_small_one_is_not(jobs_server):
     small = client.post("/documents", json={"id": "harbour", "turns": HARBOUR_TURNS})
     assert (small.status_code, small.json()["status"]) == (201, "added")
     assert "location" not in small.headers
+
+
+def test_a_large_upload_that_fails_while_indexing_is_a_failed_job_with_the_error(broken_jobs_server):
+    client = broken_jobs_server
+    large = {"id": "harbour-large", "text": "CHAIR: The pier will open in May.\n" * 100}
+    accepted = client.post("/documents", json=large)
+    assert accepted.status_code == 202, accepted.text
+    job = _poll(client, accepted.headers["location"])
+    assert (job["status"], job["result"]) == ("failed", None)
+    assert job["error"] == {"type": "ModelError", "message": "the embedder ran out of memory"}
+    assert [d["id"] for d in client.get("/documents").json()["documents"]] == [SEED_ID]
 
 
 def test_a_large_upload_that_does_not_parse_is_refused_at_once(jobs_server):
