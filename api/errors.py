@@ -244,15 +244,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", headers={"Allow": allow})
         )
-    return JSONResponse(error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at the request's path."""
+    routes = request.app.router.routes
     return [
         method
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
-        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
     ]
 
 

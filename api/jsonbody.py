@@ -37,7 +37,8 @@ def loads_strict(body: bytes) -> Any:
     if "\\" in text:
         for match in _ESCAPE.finditer(text):
             if match.group("lone"):
-                raise json.JSONDecodeError(f"\\{match.group('lone')} is a lone surrogate, not a character", text, match.start())
+                message = f"\\{match.group('lone')} is a lone surrogate, not a character"
+                raise json.JSONDecodeError(message, text, match.start())
     try:
         return json.loads(text)
     except RecursionError as exc:

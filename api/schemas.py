@@ -56,12 +56,13 @@ def sse_response(description: str, events: dict[str | None, str | None]) -> dict
     """An OpenAPI response of Server-Sent Events; ``schema`` describes one event (OpenAPI 3.1).
 
     :param events: event name (``None``: unnamed) -> the component schema its ``data`` is JSON of
-        (``None``: JSON described in ``description`` only).
+        (``None``: text described in ``description`` only).
     """
     kinds = []
     for name, component in events.items():
-        data: dict[str, Any] = {"type": "string", "contentMediaType": "application/json"}
+        data: dict[str, Any] = {"type": "string"}
         if component is not None:
+            data["contentMediaType"] = "application/json"
             data["contentSchema"] = {"$ref": f"#/components/schemas/{component}"}
         properties: dict[str, Any] = {"data": data}
         if name is not None:

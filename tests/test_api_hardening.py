@@ -107,7 +107,8 @@ def test_a_body_that_is_not_utf8_is_invalid_json_not_an_http_error(client):
 def test_a_body_nested_too_deeply_is_invalid_json_not_an_http_error(client):
     body = b'{"question": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
     response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
-    assert _error(response) == (400, "InvalidJSON", "the request body is not valid JSON: it nests too deeply (at character 0)")
+    message = "the request body is not valid JSON: it nests too deeply (at character 0)"
+    assert _error(response) == (400, "InvalidJSON", message)
 
 
 def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
@@ -216,9 +217,13 @@ def test_a_chat_backend_that_raises_falls_back_to_the_extractive_answer(seed_set
     engine = Engine.load(settings, embedder=minilm)
     template = PromptTemplate(ROOT / "prompts" / "answer.j2")
     chat = ScriptedChat([fault, fault], name="openai")
-    engine.use_generator("openai", LLMGenerator(chat, template, engine.counter.count, context_tokens=4096, max_tokens=256))
+    generator = LLMGenerator(chat, template, engine.counter.count, context_tokens=4096, max_tokens=256)
+    engine.use_generator("openai", generator)
     expected = engine.answerer.answer(QUESTION, engine.generator("extractive"), engine.options())
-    with serve(create_app(settings, engine=engine)) as url, httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+    with (
+        serve(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=60, trust_env=False) as client,
+    ):
         answer = client.post("/ask", json={"question": QUESTION, "generator": "openai"})
         completion = client.post(
             "/v1/chat/completions", json={"model": "openai", "messages": [{"role": "user", "content": QUESTION}]}
@@ -236,7 +241,10 @@ def test_a_chat_backend_that_raises_falls_back_to_the_extractive_answer(seed_set
 
 HARBOUR_TURNS = [
     {"speaker": "CHAIR", "text": "The committee will now hear from the harbour master about the new pier."},
-    {"speaker": "HARBOUR MASTER", "text": "The new pier will open in May. It was paid for by the port authority alone."},
+    {
+        "speaker": "HARBOUR MASTER",
+        "text": "The new pier will open in May. It was paid for by the port authority alone.",
+    },
 ]
 
 

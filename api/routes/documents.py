@@ -132,7 +132,7 @@ async def upload_document(
     "/jobs/{job_id}",
     response_model=JobPublic,
     dependencies=[WriteAccess],
-    responses=error_responses(401, 403, 404, 429),
+    responses=error_responses(401, 403, 404, 422, 429),
     summary="A background upload: pending, running, done (with the result) or failed (with the error)",
 )
 async def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
