@@ -12,16 +12,20 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
+from api.deps import require_read_key
 from api.errors import install_error_handlers
+from api.jobs import JobRegistry
 from api.limits import DOCS_ASSETS, BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
-from api.origins import OriginGuardMiddleware
+from api.origins import HostGuardMiddleware, OriginGuardMiddleware
 from api.routes import ROUTERS
-from api.schemas import DocumentIn
+from api.schemas import DocumentIn, TokenEvent
 from rag.engine import Engine, disk_stamp
 from rag.errors import VerbatimError
 from rag.settings import Settings
@@ -82,11 +86,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.jobs = JobRegistry(settings.upload_jobs_kept)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
 
-    # Added innermost first: a request passes metrics -> origin guard -> CORS -> rate limit -> body limit.
+    # Added innermost first: a request passes metrics -> host guard -> origin guard -> CORS -> rate limit
+    # -> body limit.
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     app.add_middleware(RateLimitMiddleware, limiter=TokenBucketLimiter(settings.rate_limit_per_minute), metrics=metrics)
     app.add_middleware(
@@ -98,11 +104,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_age=600,
     )
     app.add_middleware(OriginGuardMiddleware, allowed_origins=settings.cors_origins)
+    app.add_middleware(HostGuardMiddleware, allowed_hosts=[*settings.allowed_hosts, settings.host])
     app.add_middleware(
         MetricsMiddleware, metrics=metrics, routes=[route for router in ROUTERS for route in router.routes]
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options that make the client address (rate limit, logs) the socket's peer,
+    unless the peer is one of ``trusted_proxies``: uvicorn's own default trusts any
+    ``X-Forwarded-For`` from loopback, which lets one client rotate through rate-limit buckets."""
+    trusted = list(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 async def _follow_index(app: FastAPI, settings: Settings) -> None:
@@ -144,10 +159,25 @@ def _body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, plus the upload body's models (the upload route reads its body itself)."""
+    """The generated schema, plus the models routes do not declare themselves (the upload body,
+    which the route reads itself; the data of stream events), and security only where it applies."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        _, definitions = models_json_schema([(DocumentIn, "validation")], ref_template="#/components/schemas/{model}")
+        _, definitions = models_json_schema(
+            [(DocumentIn, "validation"), (TokenEvent, "serialization")], ref_template="#/components/schemas/{model}"
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        if not app.state.settings.reads_require_key:
+            _open_reads(schema, app.routes)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _open_reads(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Reads are open unless ``reads_require_key``: say so, rather than the key check's declared security."""
+    for route in iter_route_contexts(routes):  # included routers' routes, with their routers' dependencies
+        if isinstance(route.original_route, APIRoute) and any(
+            dependency.call is require_read_key for dependency in route.dependant.dependencies
+        ):
+            for method in route.methods or ():
+                schema["paths"][route.path_format][method.lower()].pop("security", None)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import InvalidApiKey, MissingApiKey, NotReady, WritesDisabled
+from api.jobs import JobRegistry
 from api.metrics import Metrics
 from rag.engine import Engine
 from rag.settings import Settings
@@ -38,10 +39,15 @@ def get_write_lock(request: Request) -> asyncio.Lock:
     return request.app.state.write_lock
 
 
+def get_jobs(request: Request) -> JobRegistry:
+    return request.app.state.jobs
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 WriteLockDep = Annotated[asyncio.Lock, Depends(get_write_lock)]
+JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 
 
 def _presented_key(bearer: HTTPAuthorizationCredentials | None, header_key: str | None) -> str | None:

@@ -4,12 +4,14 @@ Our exception hierarchy (the domain errors of ``rag.errors`` are mapped by class
 
 * ApiError                  - a request the service refuses; carries its HTTP status
   + InvalidJSON             - 400, the body is not JSON
+  + HostNotAllowed          - 400, the Host header names a host the service does not answer to
   + MissingApiKey           - 401, the endpoint needs an API key and none was sent
   + InvalidApiKey           - 401, the API key sent is wrong
   + WritesDisabled          - 403, no API key is configured, so nothing may be written
   + OriginNotAllowed        - 403, a browser page from an origin that is not on the list
   + NotFound                - 404, no such route
   + ModelNotFound           - 404, an OpenAI-compatible request names an unknown model
+  + JobNotFound             - 404, no upload job with this id
   + MethodNotAllowed        - 405
   + PayloadTooLarge         - 413, the body exceeds the configured limit
   + UnsupportedMediaType    - 415, wrong Content-Type
@@ -29,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.errors import (
     GeneratorError,
@@ -73,6 +76,12 @@ class InvalidJSON(ApiError):
     status = 400
 
 
+class HostNotAllowed(ApiError):
+    """The ``Host`` header is not in ``allowed_hosts`` (a DNS-rebinding page, or a misrouted request)."""
+
+    status = 400
+
+
 class MissingApiKey(ApiError):
     """The endpoint needs an API key and none was sent."""
 
@@ -105,6 +114,12 @@ class NotFound(ApiError):
 
 class ModelNotFound(ApiError):
     """An OpenAI-compatible request names a model this service does not offer."""
+
+    status = 404
+
+
+class JobNotFound(ApiError):
+    """No upload job with this id (finished jobs are forgotten after a while, and on restart)."""
 
     status = 404
 
@@ -222,16 +237,26 @@ def _is_json(content_type: str) -> bool:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        error: ApiError = NotFound(f"no route for {request.method} {request.url.path}")
-    elif exc.status_code == 405:
-        error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-    else:
-        return JSONResponse(
-            error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
+        return error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        # Starlette's own Allow names only the first route of the path: GET /documents hid POST.
+        allow = ", ".join(_allowed_methods(request))
+        return error_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", headers={"Allow": allow})
         )
-    if exc.headers:
-        error.headers.update(exc.headers)
-    return error_response(error)
+    return JSONResponse(
+        error_body("HTTPError", str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

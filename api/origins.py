@@ -1,4 +1,9 @@
-"""Refuse browser requests from pages whose origin is not allowed, before any work is done.
+"""Refuse browser requests from hosts and pages that are not allowed, before any work is done.
+
+The ``Host`` header is checked first: a page on ``evil.example`` whose name an attacker
+re-points at 127.0.0.1 (DNS rebinding) sends ``Host: evil.example`` and a matching ``Origin``,
+so it looks same-origin to the origin guard below. Only the names the service is reached by
+(``allowed_hosts``, and the configured ``host``) are served; anything else gets 400 JSON.
 
 CORS alone only stops a foreign page from *reading* a response; a simple cross-origin POST
 would still make the service retrieve and generate (spending LLM time) on a visitor's behalf.
@@ -13,8 +18,40 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import OriginNotAllowed, error_response
+from api.errors import HostNotAllowed, OriginNotAllowed, error_response
 from api.limits import is_public
+
+
+class HostGuardMiddleware:
+    """400 for a ``Host`` that is not on the list; ``*`` allows any, ``*.example.org`` its subdomains."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = {_host_name(host) for host in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "*" in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        name = _host_name(host)
+        if name in self.allowed or any(
+            pattern.startswith("*.") and name.endswith(pattern[1:]) for pattern in self.allowed
+        ):
+            await self.app(scope, receive, send)
+            return
+        error = HostNotAllowed(f"the Host {host!r} is not served here (configure VERBATIM_ALLOWED_HOSTS)")
+        await error_response(error)(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """The name of a ``Host`` value, lower case, without its port: ``[::1]:8000`` is ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:  # name:port (a bare IPv6 address has several colons)
+        host = host.split(":")[0]
+    return host.rstrip(".")
 
 
 class OriginGuardMiddleware:

@@ -17,6 +17,9 @@ GeneratorName = Literal["extractive", "openai", "local"]
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 FormatName = Literal[FORMAT_NAMES]  # type: ignore[valid-type]
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+# Documents a question that must hold a word; the check itself stays in ``validate_question``, so that
+# a blank one is a QuestionError like in the library.
+NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
 
 
 # Errors ---------------------------------------------------------------------------------------
@@ -34,10 +37,10 @@ class ErrorResponse(BaseModel):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "The body is not valid JSON.",
+    400: "The body is not valid JSON, or the Host header is not one the service answers to.",
     401: "An API key is needed, or the one sent is wrong.",
     403: "Writes are disabled, or the Origin is not allowed.",
-    404: "No such document, model or route.",
+    404: "No such document, model, job or route.",
     413: "The body is larger than the limit.",
     415: "Wrong Content-Type.",
     422: "The input is invalid (empty or overlong question, bad parameters, bad transcript).",
@@ -50,6 +53,26 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses, all typed ``ErrorResponse``."""
     return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+def sse_response(description: str, events: dict[str | None, str | None]) -> dict[str, Any]:
+    """An OpenAPI response of Server-Sent Events; ``schema`` describes one event (OpenAPI 3.1).
+
+    :param events: event name (``None``: unnamed) -> the component schema its ``data`` is JSON of
+        (``None``: text described in ``description`` only).
+    """
+    kinds = []
+    for name, component in events.items():
+        data: dict[str, Any] = {"type": "string"}
+        if component is not None:
+            data["contentMediaType"] = "application/json"
+            data["contentSchema"] = {"$ref": f"#/components/schemas/{component}"}
+        properties: dict[str, Any] = {"data": data}
+        if name is not None:
+            properties["event"] = {"const": name}
+        kinds.append({"type": "object", "required": ["data", *(["event"] if name else [])], "properties": properties})
+    schema = kinds[0] if len(kinds) == 1 else {"oneOf": kinds}
+    return {"description": description, "content": {"text/event-stream": {"schema": schema}}}
 
 
 # Answers --------------------------------------------------------------------------------------
@@ -72,7 +95,10 @@ class AskRequest(BaseModel):
         json_schema_extra={"examples": [{"question": "What did Lavrov say about the terrorist list?"}]},
     )
 
-    question: str = Field(description="The question; empty or longer than the configured limit is refused.")
+    question: str = Field(
+        description="The question; empty or longer than the configured limit is refused.",
+        json_schema_extra=NON_BLANK,
+    )
     k: int | None = Field(None, ge=1, le=100, description="How many passages to retrieve.")
     speaker: str | None = Field(None, description="Only this speaker's turns (a name, surname or office).")
     document: str | None = Field(None, description="Only this document.")
@@ -257,6 +283,15 @@ class UploadResult(BaseModel):
     status: Literal["added", "replaced", "unchanged"]
     document: DocumentSummary
     seconds: float
+
+
+class JobPublic(BaseModel):
+    """A large upload, indexed in the background: poll ``GET /jobs/{id}`` until done or failed."""
+
+    id: str
+    status: Literal["pending", "running", "done", "failed"]
+    result: UploadResult | None = Field(description="The upload's result, once done.")
+    error: ErrorDetail | None = Field(description="Why it failed, once failed.")
 
 
 # Health ---------------------------------------------------------------------------------------

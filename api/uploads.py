@@ -1,4 +1,4 @@
-"""Uploading and deleting transcripts: parse first, then write under the lock, then reload.
+"""Uploading and deleting transcripts: parse, embed, then write under the lock, then reload.
 
 A transcript that does not parse is refused before anything is written. The library's ingest
 and delete take the index's file lock and swap the manifest atomically, so a failure at any
@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from typing import Any
 
 import anyio
 from pydantic import ValidationError
 
 from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
+from api.jsonbody import loads_strict
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
-from rag.ingest import ingest_transcripts, remove_document
+from rag.ingest import commit_prepared, prepare_transcript, remove_document
 from rag.models import Transcript
 from rag.output import document_to_dict
 from rag.formats import parse_transcript
@@ -75,9 +77,9 @@ def parse_upload(body: bytes, content_type: str, document_id: str | None, format
 
 def _document_in(body: bytes) -> DocumentIn:
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from exc
+        raw = loads_strict(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc.msg} (at character {exc.pos})") from exc
     try:
         document = DocumentIn.model_validate(raw)
     except ValidationError as exc:
@@ -93,22 +95,24 @@ def _document_in(body: bytes) -> DocumentIn:
 async def ingest_upload(
     engine: Engine, transcript: Transcript, lock: asyncio.Lock
 ) -> tuple[str, dict[str, Any], float]:
-    """Index ``transcript`` and reload the engine; returns the status, the record and the seconds taken."""
+    """Index ``transcript`` and reload the engine; returns the status, the record and the seconds taken.
+
+    Chunking and embedding (the slow part) run before the lock is taken, so that other writers
+    and the index watcher wait only for the write and the reload.
+    """
     settings = engine.settings
-    async with lock:
-        report = await anyio.to_thread.run_sync(
-            lambda: ingest_transcripts(
-                [transcript],
-                settings.index_path,
-                engine.embedder,
-                count_tokens=engine.counter.count,
-                max_tokens=settings.chunk_max_tokens,
-            )
+    started = time.perf_counter()
+    prepared = await anyio.to_thread.run_sync(
+        lambda: prepare_transcript(
+            transcript, engine.embedder, count_tokens=engine.counter.count, max_tokens=settings.chunk_max_tokens
         )
+    )
+    async with lock:
+        report = await anyio.to_thread.run_sync(commit_prepared, prepared, settings.index_path, engine.embedder)
         if report.added or report.replaced:
             await anyio.to_thread.run_sync(engine.reload)
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
-    return status, document_to_dict(engine.index, transcript.id), round(report.seconds, 3)
+    return status, document_to_dict(engine.index, transcript.id), round(time.perf_counter() - started, 3)
 
 
 async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) -> None:

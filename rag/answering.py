@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from rag.scope import describe, document_date, scope_of
 from rag.speakers import SpeakerDirectory
 from rag.verify import QuoteVerifier
 
+logger = logging.getLogger("verbatim.answering")
 NOT_COVERED = "The transcript does not cover this question."
 DECLINED = "The passages retrieved do not answer this question."
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -172,8 +174,9 @@ class Answerer:
         clock = time.perf_counter()
         try:
             draft = generator.generate(question, passages, history, focus=focus)
-        except GeneratorError:
+        except GeneratorError as exc:
             timings[f"generation_{generator.name}"] = _ms(clock)
+            logger.warning("the %s generator failed: %s: %s", generator.name, type(exc).__name__, exc)
             return None
         timings[f"generation_{generator.name}"] = _ms(clock)
         clock = time.perf_counter()

@@ -324,7 +324,9 @@ def serve(host: str | None, port: int | None, index_path: Path | None) -> None:
     """
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, server_options
 
     settings = _settings(index_path, host=host, port=port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", **server_options(settings)
+    )

@@ -82,6 +82,13 @@ class Engine:
             self._generators[name] = self._build_generator(name)
         return self._generators[name]
 
+    def use_generator(self, name: str, generator: Generator) -> None:
+        """Answer with ``generator`` for ``name`` instead of building it from the settings
+        (a backend built elsewhere, or a fake such as ``LLMGenerator(ScriptedChat(...))``)."""
+        if name not in GENERATORS:
+            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
+        self._generators[name] = generator
+
     def select_documents(
         self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
         place: str | None = None,

@@ -14,7 +14,7 @@ from rag.embedding import Embedder
 from rag.errors import IndexNotFound, TranscriptError
 from rag.formats import SUFFIXES, read_transcript
 from rag.index import TranscriptIndex, write_lock
-from rag.models import Transcript
+from rag.models import Chunk, Transcript
 
 Progress = Callable[[str, int, int], None]
 # A QMSum-style annotation beside its transcript (``x.turns.json`` next to ``x.txt``).
@@ -89,6 +89,29 @@ def ingest_files(
     return report
 
 
+@dataclass(frozen=True)
+class PreparedTranscript:
+    """A transcript chunked and embedded, ready to be written to an index."""
+
+    transcript: Transcript
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+def prepare_transcript(
+    transcript: Transcript,
+    embedder: Embedder,
+    *,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    progress: Progress | None = None,
+) -> PreparedTranscript:
+    """Chunk and embed ``transcript``: the slow part of an ingest, which needs no lock."""
+    chunks = chunk_transcript(transcript, count_tokens, max_tokens)
+    vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress)
+    return PreparedTranscript(transcript, chunks, vectors)
+
+
 def ingest_transcripts(
     transcripts: Sequence[Transcript],
     index_path: Path,
@@ -105,25 +128,57 @@ def ingest_transcripts(
     started = time.perf_counter()
     report = IngestReport()
     with write_lock(index_path):
-        try:
-            index = TranscriptIndex.load(index_path, embedder.name)
-        except IndexNotFound:
-            index = TranscriptIndex(embedder.name, embedder.dim)
+        index = _open_index(index_path, embedder)
         for transcript in transcripts:
-            record = index.records.get(transcript.id)
-            if record is not None and record.sha256 == transcript.sha256:
-                report.unchanged.append(transcript.id)
-                continue
-            chunks = chunk_transcript(transcript, count_tokens, max_tokens)
-            vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress)
-            index.put(transcript, chunks, vectors)
-            (report.replaced if record is not None else report.added).append(transcript.id)
-            report.turns += len(transcript.turns)
-            report.chunks += len(chunks)
+            if not _is_unchanged(index, transcript, report):
+                prepared = prepare_transcript(
+                    transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, progress=progress
+                )
+                _put(index, prepared, report)
         if report.added or report.replaced:
             index.save(index_path)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def commit_prepared(prepared: PreparedTranscript, index_path: Path, embedder: Embedder) -> IngestReport:
+    """Write a transcript ``prepare_transcript`` embedded beforehand; the write lock is held only to write.
+
+    :raises IndexMismatch: the index at ``index_path`` was built with another embedder.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    with write_lock(index_path):
+        index = _open_index(index_path, embedder)
+        if not _is_unchanged(index, prepared.transcript, report):
+            _put(index, prepared, report)
+            index.save(index_path)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _open_index(index_path: Path, embedder: Embedder) -> TranscriptIndex:
+    try:
+        return TranscriptIndex.load(index_path, embedder.name)
+    except IndexNotFound:
+        return TranscriptIndex(embedder.name, embedder.dim)
+
+
+def _is_unchanged(index: TranscriptIndex, transcript: Transcript, report: IngestReport) -> bool:
+    record = index.records.get(transcript.id)
+    if record is not None and record.sha256 == transcript.sha256:
+        report.unchanged.append(transcript.id)
+        return True
+    return False
+
+
+def _put(index: TranscriptIndex, prepared: PreparedTranscript, report: IngestReport) -> None:
+    transcript = prepared.transcript
+    replaced = transcript.id in index.records
+    index.put(transcript, prepared.chunks, prepared.vectors)
+    (report.replaced if replaced else report.added).append(transcript.id)
+    report.turns += len(transcript.turns)
+    report.chunks += len(prepared.chunks)
 
 
 def remove_document(index_path: Path, embedder_name: str, document_id: str) -> None:

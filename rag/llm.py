@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError
+from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError, VerbatimError
 from rag.generation import Draft, DraftQuote, Message
 from rag.models import Passage
 from rag.prompts import PromptTemplate
@@ -85,9 +85,18 @@ class OpenAIChat:
                     self._format_index += 1
                     continue
                 raise BackendUnavailable(f"the LLM backend failed with HTTP {exc.status_code}") from exc
-        if not response.choices or response.choices[0].message.content is None:
+            except self._openai.APIResponseValidationError as exc:
+                raise BadBackendOutput(f"the LLM backend's reply does not follow the API: {exc}") from exc
+            except self._openai.OpenAIError as exc:
+                raise GeneratorError(f"the LLM backend request failed: {exc}") from exc
+        try:
+            content = response.choices[0].message.content if response.choices else None
+        except (AttributeError, IndexError, TypeError) as exc:
+            # The client builds its models without validating them: a backend's odd JSON surfaces here.
+            raise BadBackendOutput("the LLM backend's reply is not a chat completion") from exc
+        if content is None:
             raise BadBackendOutput("the LLM backend returned no message")
-        return response.choices[0].message.content
+        return content
 
 
 class LlamaCppChat:
@@ -106,10 +115,19 @@ class LlamaCppChat:
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any] | None, max_tokens: int) -> str:
         response_format = {"type": "json_object", "schema": schema} if schema is not None else None
-        result = self._llama.create_chat_completion(
-            messages=messages, response_format=response_format, max_tokens=max_tokens, temperature=0.0
-        )
-        content = result["choices"][0]["message"].get("content")
+        try:
+            result = self._llama.create_chat_completion(
+                messages=messages, response_format=response_format, max_tokens=max_tokens, temperature=0.0
+            )
+        except ValueError as exc:
+            # llama-cpp's way of saying the prompt and the answer do not fit the context window.
+            raise GeneratorError(f"the local model cannot take this prompt: {exc}") from exc
+        except RuntimeError as exc:  # a failed decode, or the model's memory could not be allocated
+            raise BackendUnavailable(f"the local model failed: {exc}") from exc
+        try:
+            content = result["choices"][0]["message"].get("content")
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise BadBackendOutput("the local model's reply is not a chat completion") from exc
         if not content:
             raise BadBackendOutput("the local model returned no message")
         return content
@@ -159,7 +177,13 @@ class LLMGenerator:
         self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
     ) -> Draft:
         prompt = self.render(question, passages, history)
-        reply = self.chat.complete([{"role": "user", "content": prompt}], ANSWER_SCHEMA, self.max_tokens)
+        try:
+            reply = self.chat.complete([{"role": "user", "content": prompt}], ANSWER_SCHEMA, self.max_tokens)
+        except VerbatimError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any backend, ours or a plugged-in one: its fault is ours to name
+            # Only a GeneratorError reaches the extractive fallback; anything else would be a 500.
+            raise GeneratorError(f"the {self.chat.name} backend failed: {type(exc).__name__}: {exc}") from exc
         return parse_reply(reply)
 
     def render(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> str:

@@ -91,9 +91,20 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []
+    # The names the service answers to (the Host header), besides `host`: a page on another name
+    # that resolves here (DNS rebinding) is refused. "*" allows any, "*.example.org" its subdomains.
+    allowed_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
     rate_limit_per_minute: int = Field(120, ge=1)
+    # Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: the
+    # client is the socket's peer, so a client cannot pick its own rate-limit bucket.
+    trusted_proxies: list[str] = []
     max_request_bytes: int = Field(64 * 1024, ge=1024)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # Uploads larger than this are embedded in the background: 202 and a job to poll, so that the
+    # client does not time out (MiniLM on 2 cores embeds roughly 100 kB of transcript a second).
+    upload_job_min_bytes: int = Field(256 * 1024, ge=0)
+    # Finished upload jobs remembered for GET /jobs/{id}.
+    upload_jobs_kept: int = Field(100, ge=1)
 
     @field_validator("openai_base_url", "judge_base_url")
     @classmethod

@@ -15,15 +15,22 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.app import server_options
+
 
 @contextmanager
 def serve(app: ASGIApp, *, startup_timeout: float = 60.0) -> Iterator[str]:
-    """Run ``app`` until the block exits; raises ``RuntimeError`` if it does not start."""
+    """Run ``app`` until the block exits; raises ``RuntimeError`` if it does not start.
+
+    A Verbatim app is served with the options ``rag serve`` gives uvicorn for its settings.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    options = server_options(settings) if settings is not None else {"proxy_headers": False}
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True)
     thread.start()

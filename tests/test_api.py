@@ -694,6 +694,7 @@ def test_openapi_documents_every_route_and_types_every_error(client):
         "/documents/{document_id}",
         "/documents/{document_id}/context",
         "/speakers",
+        "/jobs/{job_id}",
         "/v1/models",
         "/v1/chat/completions",
     }

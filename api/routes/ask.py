@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.answers import AskJob, prepare_ask, run_ask
 from api.deps import EngineDep, MetricsDep, ReadAccess
-from api.schemas import AnswerPublic, AskRequest, error_responses
+from api.jsonbody import StrictJSONRoute
+from api.schemas import AnswerPublic, AskRequest, error_responses, sse_response
 from api.streaming import answer_events
 from rag.engine import Engine
 from rag.output import answer_to_dict
 
-router = APIRouter(tags=["answers"], dependencies=[ReadAccess])
+router = APIRouter(tags=["answers"], dependencies=[ReadAccess], route_class=StrictJSONRoute)
 _ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503)
 
 _STREAM_DOC = """Server-Sent Events, in this order:
@@ -37,8 +38,8 @@ def _job(engine: Engine, body: AskRequest) -> AskJob:
         k=body.k,
         speaker=body.speaker,
         document=body.document,
-        date_from=body.date_from,
-        date_to=body.date_to,
+        date_from=body.date_from.isoformat() if body.date_from else None,  # the index keeps dates as ISO text
+        date_to=body.date_to.isoformat() if body.date_to else None,
         place=body.place,
         mode=body.retriever,
     )
@@ -60,7 +61,10 @@ async def ask(body: AskRequest, engine: EngineDep, metrics: MetricsDep) -> dict[
     "/ask/stream",
     response_class=EventSourceResponse,
     responses={
-        200: {"description": _STREAM_DOC, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: sse_response(
+            _STREAM_DOC,
+            {"token": "TokenEvent", "citation": "CitationPublic", "answer": "AnswerPublic", "error": "ErrorResponse"},
+        ),
         **_ERRORS,
     },
     summary="Answer a question as Server-Sent Events",

@@ -1,18 +1,20 @@
-"""Documents and speakers: list, read, the passage around a quote, upload, delete."""
+"""Documents and speakers: list, read, the passage around a quote, upload (or its job), delete."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quote_context
-from api.deps import EngineDep, ReadAccess, WriteAccess, WriteLockDep
+from api.deps import EngineDep, JobsDep, ReadAccess, SettingsDep, WriteAccess, WriteLockDep
 from api.schemas import (
     ContextPublic,
-    FormatName,
     DocumentDetail,
     DocumentList,
+    FormatName,
+    JobPublic,
     SpeakerList,
     UploadResult,
     error_responses,
@@ -94,7 +96,14 @@ async def list_speakers(
     status_code=201,
     response_model=UploadResult,
     dependencies=[WriteAccess],
-    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    responses={
+        202: {
+            "model": JobPublic,
+            "description": "A large upload: indexed in the background; poll the job at the Location header.",
+            "headers": {"Location": {"description": "The job: /jobs/{id}.", "schema": {"type": "string"}}},
+        },
+        **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+    },
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a transcript (needs the API key)",
 )
@@ -102,15 +111,39 @@ async def upload_document(
     request: Request,
     engine: EngineDep,
     lock: WriteLockDep,
+    jobs: JobsDep,
+    settings: SettingsDep,
     id: Annotated[str | None, Query(description="The document id (for transcript file uploads).")] = None,
-    format: Annotated[FormatName | None, Query(description="Read the body as this format (default: by media type, then content).")] = None,
-) -> dict[str, Any]:
+    format: Annotated[
+        FormatName | None, Query(description="Read the body as this format (default: by media type, then content).")
+    ] = None,
+) -> Any:
     """JSON `{id, text}` or `{id, turns: [{speaker, text}]}`, or a transcript file with `?id=`: text/plain,
     text/vtt, application/x-subrip, a .docx, or any body with `?format=` (e.g. `json` for WhisperX or
-    AssemblyAI output). An existing id is replaced; identical content is left unchanged."""
-    transcript = parse_upload(await request.body(), request.headers.get("content-type", ""), id, format)
-    status, record, seconds = await ingest_upload(engine, transcript, lock)
-    return {"status": status, "document": record, "seconds": seconds}
+    AssemblyAI output). An existing id is replaced; identical content is left unchanged. A body larger than
+    `VERBATIM_UPLOAD_JOB_MIN_BYTES` is checked, then indexed in the background: 202 and a job."""
+    body = await request.body()
+    transcript = parse_upload(body, request.headers.get("content-type", ""), id, format)
+
+    async def upload() -> dict[str, Any]:
+        status, record, seconds = await ingest_upload(engine, transcript, lock)
+        return {"status": status, "document": record, "seconds": seconds}
+
+    if len(body) <= settings.upload_job_min_bytes:
+        return await upload()
+    job = jobs.start(upload)
+    return JSONResponse(job.public(), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobPublic,
+    dependencies=[WriteAccess],
+    responses=error_responses(401, 403, 404, 422, 429),
+    summary="A background upload: pending, running, done (with the result) or failed (with the error)",
+)
+async def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
+    return jobs.get(job_id).public()
 
 
 @router.delete(

@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from api.answers import prepare_ask, run_ask
 from api.chat import completion, completion_chunks, generator_for_model, model_ids, split_messages
 from api.deps import EngineDep, MetricsDep, ReadAccess
-from api.schemas import ChatCompletion, ChatCompletionRequest, ModelList, error_responses
+from api.jsonbody import StrictJSONRoute
+from api.schemas import ChatCompletion, ChatCompletionRequest, ModelList, error_responses, sse_response
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ReadAccess], route_class=StrictJSONRoute)
 _STARTED = int(time.time())
 
 
@@ -35,10 +36,10 @@ async def list_models(engine: EngineDep) -> dict[str, Any]:
     "/chat/completions",
     response_model=ChatCompletion,
     responses={
-        200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "A chat.completion, or chat.completion.chunk events when stream is true.",
-        },
+        200: sse_response(
+            "A chat.completion, or when stream is true unnamed events: chat.completion.chunk objects, then [DONE].",
+            {None: None},
+        ),
         **error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503),
     },
     summary="Answer the last user message, OpenAI style",

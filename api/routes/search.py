@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadAccess
-from api.schemas import RetrieverName, SearchResponse, error_responses
+from api.schemas import NON_BLANK, RetrieverName, SearchResponse, error_responses
 from rag.answering import validate_question
 from rag.output import passage_to_dict
 
@@ -24,7 +24,7 @@ router = APIRouter(tags=["search"], dependencies=[ReadAccess])
 )
 async def search(
     engine: EngineDep,
-    q: Annotated[str, Query(description="The query.")],
+    q: Annotated[str, Query(description="The query.", json_schema_extra=NON_BLANK)],
     k: Annotated[int | None, Query(ge=1, le=100, description="How many passages.")] = None,
     speaker: Annotated[str | None, Query(description="Only this speaker's turns.")] = None,
     document: Annotated[str | None, Query(description="Only this document.")] = None,
