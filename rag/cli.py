@@ -103,11 +103,10 @@ def search(query: str, k: int | None, speaker: str | None, document: str | None,
     from rag.output import passage_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode)
+    options = engine.options(k=k, mode=mode, speaker=speaker, document=document)
     if document:
         engine.index.transcript(document)
-    speakers = engine.answerer.resolve_speakers(engine.options(speaker=speaker)) if speaker else None
-    passages = engine.answerer.retriever.search(query, options.k, mode=options.mode, speakers=speakers, document=document)
+    passages = engine.answerer.search(query, options)
     if as_json:
         _echo_json([passage_to_dict(p) for p in passages])
         return

@@ -35,8 +35,5 @@ async def search(
     answerer = engine.answerer
     if document:
         answerer.retriever.index.transcript(document)
-    speakers = answerer.resolve_speakers(options) if speaker else None
-    passages = await run_in_threadpool(
-        answerer.retriever.search, query, options.k, mode=options.mode, speakers=speakers, document=document
-    )
+    passages = await run_in_threadpool(answerer.search, query, options)
     return {"query": query, "k": options.k, "passages": [passage_to_dict(p) for p in passages]}
