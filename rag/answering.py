@@ -141,6 +141,25 @@ class Answerer:
             return f"any of the {len(chosen)} indexed transcripts"
         return "any of " + "; ".join(describe(self._records[d]) for d in chosen)
 
+    def search(self, query: str, options: AnswerOptions) -> list[Passage]:
+        """Ranked passages for a search box: an explicit speaker filters; a named one is preferred.
+
+        "What did the Project Manager say about the budget" searches for "the budget" and ranks
+        the Project Manager's turns, and the turns around them, higher without hiding the others'.
+        """
+        if options.speaker:
+            speakers = self.resolve_speakers(options)
+            return self.retriever.search(
+                query, options.k, mode=options.mode, speakers=speakers, documents=options.documents
+            )
+        mention = self.directory.mention(query)
+        if mention.speakers and mention.topic.strip():
+            return self.retriever.search(
+                mention.topic, options.k, mode=options.mode, documents=options.documents,
+                prefer_speakers=mention.speakers,
+            )
+        return self.retriever.search(query, options.k, mode=options.mode, documents=options.documents)
+
     def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions, *, restricted: bool) -> bool:
         """Whether the passages plausibly answer the question's topic at all."""
         best_dense = max((p.dense_score or 0.0) for p in passages)

@@ -131,10 +131,7 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
 
     engine = Engine.load(_settings(index_path))
     options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
-    speakers = engine.answerer.resolve_speakers(options) if speaker else None
-    passages = engine.answerer.retriever.search(
-        query, options.k, mode=options.mode, speakers=speakers, documents=options.documents
-    )
+    passages = engine.answerer.search(query, options)
     if as_json:
         _echo_json([passage_to_dict(p) for p in passages])
         return

@@ -15,7 +15,7 @@ from rag.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
 from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
 from rag.persons import SpeakerMap
 from rag.prompts import load_prompt
-from rag.retrieval import Retriever
+from rag.retrieval import RetrievalTuning, Retriever
 from rag.scope import filter_documents
 from rag.settings import Settings
 from rag.speakers import SpeakerDirectory
@@ -172,7 +172,13 @@ def _speaker_map_path(settings: Settings, index_path: Path) -> Path:
 
 
 def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings) -> Answerer:
-    retriever = Retriever(index, embedder, candidate_k=settings.candidate_k, rrf_k=settings.rrf_k)
+    tuning = RetrievalTuning(
+        candidate_k=settings.candidate_k, rrf_k=settings.rrf_k, fusion=settings.fusion, dense_weight=settings.dense_weight,
+        context_window=settings.context_window, context_weight=settings.context_weight,
+        short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
+        exchange_boost=settings.exchange_boost,
+    )
+    retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(
         retriever=retriever,
         directory=SpeakerDirectory(index.transcripts.values()),

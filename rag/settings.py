@@ -42,6 +42,24 @@ class Settings(BaseSettings):
     candidate_k: int = Field(40, ge=1, le=1000)
     rrf_k: int = Field(60, ge=1)
     retriever: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    # Each chunk may also get ``context_weight`` times its ``context_window`` neighbours' mean score
+    # (an answer in a meeting is an exchange). Off: on the "choose" meetings of
+    # eval/sets/qmsum-tune-split.json hybrid MRR@10 was 0.672 without it, 0.663 with (1, 0.5),
+    # and on the seed set it cost 0.013-0.046 of hit@k/MRR (press turns answer alone).
+    context_window: int = Field(1, ge=0, le=20)
+    context_weight: float = Field(0.0, ge=0.0)
+    # How the dense and BM25 rankings are fused: reciprocal rank, or a weighted sum of z-scores.
+    fusion: Literal["rrf", "linear"] = "rrf"
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    # GET /search with a question naming someone ("what did Marketing say about ..."): their
+    # chunks get this much (in fused z-score units), the chunks next to theirs ``exchange_boost``.
+    # Choose split, hybrid: speaker-naming MRR@10 0.547 (no "who" parsing) -> 0.594 (0.5) -> 0.633 (1.0);
+    # RRF beat linear fusion (0.663 vs 0.654 overall) and an exchange boost added nothing.
+    speaker_boost: float = Field(1.0, ge=0.0)
+    exchange_boost: float = Field(0.0, ge=0.0)
+    # Chunks with fewer content terms than this ("Yeah.", "Okay.") take their neighbours' score;
+    # 0 leaves them alone (on the choose split it lost Product MRR: 0.469 -> 0.421).
+    short_chunk_terms: int = Field(0, ge=0)
     speaker_aware: bool = True
 
     # When to refuse (calibrated on eval/sets/seed.jsonl): a question is covered when its topic

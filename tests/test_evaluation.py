@@ -247,6 +247,25 @@ def test_the_qmsum_set_is_what_its_build_script_writes(qmsum_dir):
     assert [json.dumps(row, ensure_ascii=False) for row in rows] == committed
 
 
+def test_the_qmsum_tune_sets_and_split_are_what_their_build_script_writes():
+    dataset = ROOT.parent / "shared" / "datasets" / "qmsum-tune"
+    if not dataset.is_dir():
+        pytest.skip("no qmsum-tune dataset next to the project")
+    spec = importlib.util.spec_from_file_location("build_qmsum_tune_set", ROOT / "eval" / "build_qmsum_tune_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows, split = module.build(dataset)
+    sets = ROOT / "eval" / "sets"
+    assert json.loads((sets / "qmsum-tune-split.json").read_text(encoding="utf-8")) == split
+    for name, part in rows.items():
+        committed = (sets / f"qmsum-tune-{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert [json.dumps(row, ensure_ascii=False) for row in part] == committed
+    # No meeting is on both sides, and every domain is on both.
+    assert {split[r["document"]] for r in rows["choose"]} == {"choose"}
+    for domain in ("committee", "product", "academic"):
+        assert all(any(domain in r["kinds"] for r in part) for part in rows.values())
+
+
 # ---- gates and baselines ----------------------------------------------------------------------------
 
 
@@ -355,7 +374,7 @@ def test_the_chart_draws_one_bar_per_measured_rate_and_variant():
 def test_rag_eval_refuses_an_unknown_set_with_status_2():
     result = CliRunner().invoke(main, ["eval", "--set", "nosuch"])
     assert result.exit_code == 2
-    assert "EvalConfigError: no eval set 'nosuch': name one of ['qmsum', 'seed'] or a .jsonl file" in result.output
+    assert "EvalConfigError: no eval set 'nosuch': name one of ['qmsum', 'qmsum-tune-choose', 'qmsum-tune-report', 'seed'] or a .jsonl file" in result.output
 
 
 def test_rag_eval_refuses_variants_with_a_retriever():

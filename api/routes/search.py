@@ -40,8 +40,5 @@ async def search(
     )
     query = validate_question(q, options.max_question_chars)
     answerer = engine.answerer
-    speakers = answerer.resolve_speakers(options) if speaker else None
-    passages = await run_in_threadpool(
-        answerer.retriever.search, query, options.k, mode=options.mode, speakers=speakers, documents=options.documents
-    )
+    passages = await run_in_threadpool(answerer.search, query, options)
     return {"query": query, "k": options.k, "passages": [passage_to_dict(p) for p in passages]}
