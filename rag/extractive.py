@@ -40,8 +40,8 @@ class ExtractiveGenerator:
         self.embedder = embedder
         self.max_quotes = max_quotes
         self.min_score = min_score
-        # Sentence vectors by (document, start, end): the same passages come back for many questions.
-        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        # Sentence vectors by sentence text: the same passages come back for many questions.
+        self._vectors: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
     def generate(
@@ -74,7 +74,9 @@ class ExtractiveGenerator:
         ]
 
     def _sentence_vectors(self, raw: list[tuple[int, str, int, int, str]]) -> np.ndarray:
-        keys = [(document, start, end) for _, document, start, end, _ in raw]
+        # Keyed by the sentence itself: a vector depends on nothing else, so a replaced document
+        # whose sentences moved (same offsets, other words) can never get the old vectors back.
+        keys = [text for *_, text in raw]
         # A local copy, so that another thread clearing the cache cannot pull a vector away.
         found = {key: self._vectors.get(key) for key in keys}
         missing = [i for i, key in enumerate(keys) if found[key] is None]

@@ -1,0 +1,38 @@
+"""The extractive generator on hand-made passages: no model, no index."""
+
+from __future__ import annotations
+
+from rag.embedding import HashEmbedder
+from rag.extractive import ExtractiveGenerator
+from rag.models import Chunk, Passage
+
+BUDGET = "The school budget rises by four percent next year."
+WEATHER = "It rained all week long over the old harbour town."
+
+
+def _passage(text: str) -> Passage:
+    chunk = Chunk(id="town:0:0", document="town", turn=0, part=0, speaker="ALICE", label="ALICE",
+                  text=text, char_start=7, char_end=7 + len(text))
+    return Passage(chunk=chunk, score=1.0, dense_score=0.5)
+
+
+def test_a_replaced_document_with_moved_sentences_is_ranked_by_its_new_words():
+    # The probe's stale-cache case: text B is text A with its two sentences swapped, so the
+    # first sentence of each has the same document and offsets (the two are equally long) but other words.
+    assert len(BUDGET) == len(WEATHER)
+    generator = ExtractiveGenerator(HashEmbedder(), max_quotes=1)
+    question = "What did Alice say about the school budget?"
+    first = generator.generate(question, [_passage(f"{BUDGET} {WEATHER}")])
+    second = generator.generate(question, [_passage(f"{WEATHER} {BUDGET}")])
+    assert [q.text for q in first.quotes] == [BUDGET]
+    assert [q.text for q in second.quotes] == [BUDGET]
+
+
+def test_sentence_vectors_follow_the_words_not_the_offsets():
+    embedder = HashEmbedder()
+    generator = ExtractiveGenerator(embedder)
+    before = [(1, "town", 7, 57, BUDGET), (1, "town", 58, 108, WEATHER)]
+    after = [(1, "town", 7, 57, WEATHER), (1, "town", 58, 108, BUDGET)]
+    generator._sentence_vectors(before)
+    vectors = generator._sentence_vectors(after)
+    assert (vectors == embedder.embed([WEATHER, BUDGET])).all()
