@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.parsing import canonical_speaker, read_transcript  # noqa: E402
+from rag.formats import read_transcript  # noqa: E402
+from rag.formats.labels import canonical_speaker  # noqa: E402
 
 DEFAULT_DATASET = ROOT.parent / "shared" / "datasets" / "qmsum-tune"
 SETS = ROOT / "eval" / "sets"
