@@ -46,6 +46,15 @@ def clean_verbatim_environ(monkeypatch):
             monkeypatch.delenv(name)
 
 
+@pytest.fixture
+def client(server):
+    """A client of the module's ``server`` fixture (a URL)."""
+    import httpx
+
+    with httpx.Client(base_url=server, timeout=60, trust_env=False) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def seed_path() -> Path:
     return SEED

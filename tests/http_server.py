@@ -6,16 +6,22 @@ server has started (lifespan included) and shuts it down on exit.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from api.app import server_options
+from api.app import create_app, server_options
+from rag.embedding import Embedder
+from rag.engine import Engine
+from rag.settings import Settings
 
 
 @contextmanager
@@ -99,3 +105,25 @@ def assert_citations_verbatim(citations: list[dict], texts: dict[str, str]) -> N
 def assert_passages_verbatim(passages: list[dict], texts: dict[str, str]) -> None:
     for passage in passages:
         assert texts[passage["document"]][passage["char_start"] : passage["char_end"]] == passage["text"], passage["id"]
+
+
+@contextmanager
+def serve_index_copy(
+    source: Path, target: Path, settings: Settings, embedder: Embedder, *, headers: dict[str, str] | None = None
+) -> Iterator[httpx.Client]:
+    """A client of a server over a private copy of the index at ``source`` (tests that write)."""
+    shutil.copytree(source, target)
+    settings = settings.model_copy(update={"index_path": target})
+    engine = Engine.load(settings, embedder=embedder)
+    with (
+        serve(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=60, trust_env=False, headers=headers or {}) as client,
+    ):
+        yield client
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str]:
+    """Status, type and message of an error in the house shape ``{"error": {"type", "message"}}``."""
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
+    return response.status_code, body["error"]["type"], body["error"]["message"]

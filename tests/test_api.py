@@ -6,7 +6,6 @@ Every answer's citations are checked against the original transcript text.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 
 import httpx
@@ -19,7 +18,14 @@ from rag.engine import Engine
 from rag.generation import Message
 from rag.output import answer_to_dict
 from tests.conftest import ROOT, SEED, SEED_ID
-from tests.http_server import FakeChatBackend, assert_citations_verbatim, assert_passages_verbatim, serve
+from tests.http_server import (
+    FakeChatBackend,
+    assert_citations_verbatim,
+    assert_passages_verbatim,
+    error_of,
+    serve,
+    serve_index_copy,
+)
 
 QUESTION = "What did Lavrov say about the terrorist list?"
 ALLOWED_ORIGIN = "http://allowed.example"
@@ -36,23 +42,11 @@ def _without_timings(answer: dict) -> dict:
     return {key: value for key, value in answer.items() if key != "timings_ms"}
 
 
-def _error(response: httpx.Response) -> tuple[int, str, str]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
-    return response.status_code, body["error"]["type"], body["error"]["message"]
-
-
 @pytest.fixture(scope="module")
 def server(seed_settings, seed_engine):
     settings = seed_settings.model_copy(update={"rate_limit_per_minute": 100_000, "cors_origins": [ALLOWED_ORIGIN]})
     with serve(create_app(settings, engine=seed_engine)) as url:
         yield url
-
-
-@pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server, timeout=60, trust_env=False) as client:
-        yield client
 
 
 @pytest.fixture
@@ -89,11 +83,11 @@ def test_readyz_is_503_with_the_reason_when_the_index_is_missing(seed_settings, 
     settings = seed_settings.model_copy(update={"index_path": tmp_path / "nothing-here"})
     with serve(create_app(settings)) as url:
         assert httpx.get(f"{url}/healthz", trust_env=False).json() == {"status": "ok"}
-        status, kind, message = _error(httpx.get(f"{url}/readyz", trust_env=False))
+        status, kind, message = error_of(httpx.get(f"{url}/readyz", trust_env=False))
         assert (status, kind) == (503, "NotReady")
         missing = tmp_path / "nothing-here"
         assert message == f"the index is not loaded: IndexNotFound: no index at {missing} (run 'rag ingest' first)"
-        status, kind, _ = _error(httpx.post(f"{url}/ask", json={"question": QUESTION}, trust_env=False))
+        status, kind, _ = error_of(httpx.post(f"{url}/ask", json={"question": QUESTION}, trust_env=False))
         assert (status, kind) == (503, "NotReady")
 
 
@@ -169,12 +163,12 @@ def test_ask_refuses_a_speaker_who_never_speaks(client):
     ],
 )
 def test_ask_bad_input_is_a_json_error(client, body, status, kind, message):
-    assert _error(client.post("/ask", json=body)) == (status, kind, message)
+    assert error_of(client.post("/ask", json=body)) == (status, kind, message)
 
 
 def test_ask_with_a_generator_that_is_not_configured(client, seed_settings):
     available = ", ".join(available_generators(seed_settings))  # "local" too, where its model is installed
-    assert _error(client.post("/ask", json={"question": QUESTION, "generator": "openai"})) == (
+    assert error_of(client.post("/ask", json={"question": QUESTION, "generator": "openai"})) == (
         422,
         "GeneratorUnavailable",
         f"the 'openai' generator is not configured on this service; available: {available}",
@@ -183,21 +177,23 @@ def test_ask_with_a_generator_that_is_not_configured(client, seed_settings):
 
 def test_ask_bad_json_wrong_content_type_and_missing_body(client):
     bad_json = client.post("/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
-    assert _error(bad_json) == (
+    assert error_of(bad_json) == (
         400,
         "InvalidJSON",
         "the request body is not valid JSON: Expecting value (at character 13)",
     )
     as_text = client.post("/ask", content=json.dumps({"question": QUESTION}), headers={"Content-Type": "text/plain"})
-    assert _error(as_text) == (415, "UnsupportedMediaType", "expected Content-Type: application/json, got 'text/plain'")
+    assert error_of(as_text) == (
+        415, "UnsupportedMediaType", "expected Content-Type: application/json, got 'text/plain'"
+    )
     empty = client.post("/ask", headers={"Content-Type": "application/json"})
-    assert _error(empty) == (422, "InvalidRequest", "the request body is missing (send a JSON object)")
+    assert error_of(empty) == (422, "InvalidRequest", "the request body is missing (send a JSON object)")
 
 
 def test_request_bodies_over_the_limit_are_413_with_or_without_content_length(client):
     big = json.dumps({"question": "x" * 70_000}).encode()
     expected = (413, "PayloadTooLarge", "the request body is larger than the limit of 65536 bytes")
-    assert _error(client.post("/ask", content=big, headers={"Content-Type": "application/json"})) == expected
+    assert error_of(client.post("/ask", content=big, headers={"Content-Type": "application/json"})) == expected
 
     def chunked():
         for start in range(0, len(big), 8192):
@@ -205,12 +201,12 @@ def test_request_bodies_over_the_limit_are_413_with_or_without_content_length(cl
 
     response = client.post("/ask", content=chunked(), headers={"Content-Type": "application/json"})
     assert "content-length" not in response.request.headers
-    assert _error(response) == expected
+    assert error_of(response) == expected
 
 
 def test_unknown_routes_and_methods_are_json_errors(client):
-    assert _error(client.get("/nope")) == (404, "NotFound", "no route for GET /nope")
-    assert _error(client.delete("/healthz")) == (405, "MethodNotAllowed", "DELETE is not allowed on /healthz")
+    assert error_of(client.get("/nope")) == (404, "NotFound", "no route for GET /nope")
+    assert error_of(client.delete("/healthz")) == (405, "MethodNotAllowed", "DELETE is not allowed on /healthz")
 
 
 # GET /search ----------------------------------------------------------------------------------
@@ -231,14 +227,14 @@ def test_search_ranks_passages_with_speaker_turn_offsets_and_score(client, seed_
 
 
 def test_search_errors(client):
-    assert _error(client.get("/search", params={"q": " "})) == (422, "QuestionError", "the question is empty")
-    assert _error(client.get("/search")) == (422, "InvalidRequest", "query.q: Field required")
-    assert _error(client.get("/search", params={"q": "x", "k": 101})) == (
+    assert error_of(client.get("/search", params={"q": " "})) == (422, "QuestionError", "the question is empty")
+    assert error_of(client.get("/search")) == (422, "InvalidRequest", "query.q: Field required")
+    assert error_of(client.get("/search", params={"q": "x", "k": 101})) == (
         422,
         "InvalidRequest",
         "query.k: Input should be less than or equal to 100",
     )
-    assert _error(client.get("/search", params={"q": "x", "document": "nope"})) == (
+    assert error_of(client.get("/search", params={"q": "x", "document": "nope"})) == (
         404,
         "UnknownDocument",
         "no document 'nope' in the index",
@@ -258,7 +254,7 @@ def test_documents_list_and_detail(client, seed_engine):
     assert [t["speaker"] for t in detail["turns"]][:3] == ["LAVROV", "KERRY", "MODERATOR"]
     for turn in detail["turns"]:
         assert SEED_TEXT[turn["char_start"] : turn["char_end"]] == turn["text"]
-    assert _error(client.get("/documents/nope")) == (404, "UnknownDocument", "no document 'nope' in the index")
+    assert error_of(client.get("/documents/nope")) == (404, "UnknownDocument", "no document 'nope' in the index")
 
 
 def test_context_shows_the_quote_in_its_passage(client):
@@ -300,7 +296,7 @@ def test_context_shows_the_quote_in_its_passage(client):
     ],
 )
 def test_context_refuses_bad_ranges(client, params, message):
-    assert _error(client.get(f"/documents/{SEED_ID}/context", params=params)) == (422, "InvalidRange", message)
+    assert error_of(client.get(f"/documents/{SEED_ID}/context", params=params)) == (422, "InvalidRange", message)
 
 
 def test_speakers(client):
@@ -339,10 +335,10 @@ def test_allowed_foreign_and_same_origins(client, server):
         "requests from origin 'http://evil.example' are not allowed (configure VERBATIM_CORS_ORIGINS)",
     )
     assert (
-        _error(client.post("/ask", json={"question": QUESTION}, headers={"Origin": "http://evil.example"})) == refused
+        error_of(client.post("/ask", json={"question": QUESTION}, headers={"Origin": "http://evil.example"})) == refused
     )
     assert (
-        _error(
+        error_of(
             client.options(
                 "/ask",
                 headers={
@@ -365,7 +361,7 @@ def test_rate_limit_is_per_client_with_retry_after(seed_settings, seed_engine):
         assert client.get("/speakers").status_code == 200
         assert client.get("/speakers").status_code == 200
         limited = client.get("/speakers")
-        assert _error(limited) == (429, "RateLimited", "too many requests: the limit is 2 per minute; retry in 30 s")
+        assert error_of(limited) == (429, "RateLimited", "too many requests: the limit is 2 per minute; retry in 30 s")
         assert limited.headers["retry-after"] == "30"
         assert client.get("/healthz").status_code == 200  # health checks are never limited
         assert "verbatim_rate_limited_total 1" in client.get("/metrics").text
@@ -416,35 +412,28 @@ TURNS = [
 def writable(tmp_path, seed_index_path, seed_settings, minilm):
     """A server over a private copy of the seed index, with an API key."""
     index_path = tmp_path / "index"
-    shutil.copytree(seed_index_path, index_path)
-    settings = seed_settings.model_copy(
-        update={"index_path": index_path, "api_key": SecretStr(KEY), "max_upload_bytes": 4096}
-    )
-    engine = Engine.load(settings, embedder=minilm)
-    with (
-        serve(create_app(settings, engine=engine)) as url,
-        httpx.Client(base_url=url, timeout=60, trust_env=False) as client,
-    ):
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "max_upload_bytes": 4096})
+    with serve_index_copy(seed_index_path, index_path, settings, minilm) as client:
         yield client, index_path
 
 
 def test_uploads_need_the_key(writable):
     client, _ = writable
     body = {"id": "harbour", "turns": TURNS}
-    assert _error(client.post("/documents", json=body)) == (
+    assert error_of(client.post("/documents", json=body)) == (
         401,
         "MissingApiKey",
         "this endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
     )
     wrong = client.post("/documents", json=body, headers={"Authorization": "Bearer nope"})
-    assert _error(wrong) == (401, "InvalidApiKey", "the API key is not valid")
+    assert error_of(wrong) == (401, "InvalidApiKey", "the API key is not valid")
     assert wrong.headers["www-authenticate"] == "Bearer"
-    assert _error(client.delete(f"/documents/{SEED_ID}", headers={"X-API-Key": "nope"}))[:2] == (401, "InvalidApiKey")
+    assert error_of(client.delete(f"/documents/{SEED_ID}", headers={"X-API-Key": "nope"}))[:2] == (401, "InvalidApiKey")
     assert [d["id"] for d in client.get("/documents").json()["documents"]] == [SEED_ID]
 
 
 def test_uploads_are_disabled_without_a_configured_key(client):
-    assert _error(client.post("/documents", json={"id": "x", "text": "A: b"})) == (
+    assert error_of(client.post("/documents", json={"id": "x", "text": "A: b"})) == (
         403,
         "WritesDisabled",
         "uploads and deletes are disabled: the service has no API key (VERBATIM_API_KEY)",
@@ -479,8 +468,8 @@ def test_upload_json_turns_then_ask_then_delete(writable):
     assert (again.status_code, again.json()["status"]) == (201, "unchanged")
 
     assert client.delete("/documents/harbour", headers=auth).status_code == 204
-    assert _error(client.get("/documents/harbour")) == (404, "UnknownDocument", "no document 'harbour' in the index")
-    assert _error(client.delete("/documents/harbour", headers=auth)) == (
+    assert error_of(client.get("/documents/harbour")) == (404, "UnknownDocument", "no document 'harbour' in the index")
+    assert error_of(client.delete("/documents/harbour", headers=auth)) == (
         404,
         "UnknownDocument",
         "no document 'harbour' in the index",
@@ -580,8 +569,8 @@ def test_bad_uploads_change_nothing(writable):
         ),
     ]
     for response, status, kind in cases:
-        assert _error(response)[:2] == (status, kind), response.text
-    assert _error(cases[0][0])[2].startswith("upload:bad")
+        assert error_of(response)[:2] == (status, kind), response.text
+    assert error_of(cases[0][0])[2].startswith("upload:bad")
     assert (index_path / "manifest.json").read_bytes() == manifest
     assert [d["id"] for d in client.get("/documents").json()["documents"]] == [SEED_ID]
 
@@ -589,7 +578,7 @@ def test_bad_uploads_change_nothing(writable):
 def test_reads_can_require_the_key(seed_settings, seed_engine):
     settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "reads_require_key": True})
     with serve(create_app(settings, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
-        assert _error(client.get("/speakers"))[:2] == (401, "MissingApiKey")
+        assert error_of(client.get("/speakers"))[:2] == (401, "MissingApiKey")
         assert client.get("/speakers", headers={"X-API-Key": KEY}).status_code == 200
         assert client.get("/healthz").status_code == 200
 

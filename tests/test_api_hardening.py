@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import httpx
@@ -11,24 +10,17 @@ from pydantic import SecretStr
 
 from api import create_app
 from api.app import server_options
-
 from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.errors import ModelError
 from rag.llm import LLMGenerator, ScriptedChat
 from rag.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED_ID
-from tests.http_server import serve
+from tests.http_server import error_of, serve, serve_index_copy
 
 QUESTION = "What did Lavrov say about the terrorist list?"
 KEY = "hardening-key"
 LONE_SURROGATE = b'{"question": "\\ud800 x"}'
-
-
-def _error(response: httpx.Response) -> tuple[int, str, str]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
-    return response.status_code, body["error"]["type"], body["error"]["message"]
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +31,10 @@ def server(seed_settings, seed_engine):
 
 
 @pytest.fixture
-def client(server):
-    with httpx.Client(base_url=server, timeout=60, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
 def writable(tmp_path, seed_index_path, seed_settings, minilm):
     """A server over a private copy of the seed index, with an API key."""
-    index_path = tmp_path / "index"
-    shutil.copytree(seed_index_path, index_path)
-    settings = seed_settings.model_copy(update={"index_path": index_path, "api_key": SecretStr(KEY)})
-    engine = Engine.load(settings, embedder=minilm)
-    with (
-        serve(create_app(settings, engine=engine)) as url,
-        httpx.Client(base_url=url, timeout=60, trust_env=False) as client,
-    ):
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY)})
+    with serve_index_copy(seed_index_path, tmp_path / "index", settings, minilm) as client:
         yield client
 
 
@@ -72,7 +52,7 @@ def test_a_lone_surrogate_in_a_question_is_invalid_json_on_a_kept_connection(cli
     json_headers = {"Content-Type": "application/json"}
     response = client.post(path, content=LONE_SURROGATE, headers=json_headers)
     assert response.headers["content-type"] == "application/json"
-    assert _error(response) == SURROGATE_REFUSED
+    assert error_of(response) == SURROGATE_REFUSED
     assert response.headers.get("connection") != "close"
     assert client.get("/healthz").status_code == 200  # the same keep-alive connection still serves
 
@@ -80,7 +60,7 @@ def test_a_lone_surrogate_in_a_question_is_invalid_json_on_a_kept_connection(cli
 def test_a_lone_surrogate_in_a_chat_message_is_invalid_json(client):
     body = b'{"model": "verbatim", "messages": [{"role": "user", "content": "x \\udfff"}]}'
     response = client.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
-    assert _error(response) == (
+    assert error_of(response) == (
         400,
         "InvalidJSON",
         "the request body is not valid JSON: \\udfff is a lone surrogate, not a character (at character 66)",
@@ -97,7 +77,7 @@ def test_a_paired_surrogate_and_an_escaped_backslash_are_fine(client):
 
 def test_a_body_that_is_not_utf8_is_invalid_json_not_an_http_error(client):
     response = client.post("/ask", content=b'{"question": "\xff"}', headers={"Content-Type": "application/json"})
-    assert _error(response) == (
+    assert error_of(response) == (
         400,
         "InvalidJSON",
         "the request body is not valid JSON: it is not UTF-8 (invalid start byte) (at character 14)",
@@ -108,7 +88,7 @@ def test_a_body_nested_too_deeply_is_invalid_json_not_an_http_error(client):
     body = b'{"question": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
     response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
     message = "the request body is not valid JSON: it nests too deeply (at character 0)"
-    assert _error(response) == (400, "InvalidJSON", message)
+    assert error_of(response) == (400, "InvalidJSON", message)
 
 
 def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
@@ -116,7 +96,7 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
     response = writable.post(
         "/documents", content=body, headers={"Content-Type": "application/json", "X-API-Key": KEY}
     )
-    assert _error(response) == (
+    assert error_of(response) == (
         400,
         "InvalidJSON",
         "the request body is not valid JSON: \\ud800 is a lone surrogate, not a character (at character 34)",
@@ -127,7 +107,7 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
 def test_ask_with_dates_filters_instead_of_failing(client):
     answer = client.post("/ask", json={"question": QUESTION, "date_from": "2015-12-01", "date_to": "2015-12-31"})
     assert answer.status_code == 200 and answer.json()["refused"] is False
-    assert _error(client.post("/ask", json={"question": QUESTION, "date_from": "2016-01-01"})) == (
+    assert error_of(client.post("/ask", json={"question": QUESTION, "date_from": "2016-01-01"})) == (
         404,
         "UnknownDocument",
         "no document matches date_from=2016-01-01",
@@ -140,7 +120,7 @@ def test_ask_with_dates_filters_instead_of_failing(client):
 )
 def test_a_405_names_every_method_of_the_path(client, method, path, allow):
     response = client.request(method, path)
-    assert _error(response) == (405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+    assert error_of(response) == (405, "MethodNotAllowed", f"{method} is not allowed on {path}")
     assert response.headers["allow"] == allow
 
 
@@ -178,12 +158,12 @@ def test_server_options_trust_forwarded_headers_only_from_the_configured_proxies
 def test_a_foreign_host_is_refused_even_with_its_own_origin(client, server):
     port = server.rsplit(":", 1)[1]
     rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
-    assert _error(client.post("/ask", json={"question": QUESTION}, headers=rebound)) == (
+    assert error_of(client.post("/ask", json={"question": QUESTION}, headers=rebound)) == (
         400,
         "HostNotAllowed",
         f"the Host 'evil.example:{port}' is not served here (configure VERBATIM_ALLOWED_HOSTS)",
     )
-    assert _error(client.get("/documents", headers={"Host": "evil.example"}))[:2] == (400, "HostNotAllowed")
+    assert error_of(client.get("/documents", headers={"Host": "evil.example"}))[:2] == (400, "HostNotAllowed")
     for host in ("localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert client.get("/speakers", headers={"Host": host}).status_code == 200, host
 
@@ -193,8 +173,8 @@ def test_allowed_hosts_take_the_configured_host_and_a_wildcard(seed_settings, se
     with serve(create_app(settings, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
         assert client.get("/speakers", headers={"Host": "verbatim.internal:8000"}).status_code == 200
         assert client.get("/speakers", headers={"Host": "qa.example.org"}).status_code == 200
-        assert _error(client.get("/speakers", headers={"Host": "localhost"}))[:2] == (400, "HostNotAllowed")
-        assert _error(client.get("/speakers", headers={"Host": "example.org.evil"}))[:2] == (400, "HostNotAllowed")
+        assert error_of(client.get("/speakers", headers={"Host": "localhost"}))[:2] == (400, "HostNotAllowed")
+        assert error_of(client.get("/speakers", headers={"Host": "example.org.evil"}))[:2] == (400, "HostNotAllowed")
     anything = seed_settings.model_copy(update={"allowed_hosts": ["*"]})
     with serve(create_app(anything, engine=seed_engine)) as url, httpx.Client(base_url=url, trust_env=False) as client:
         assert client.get("/speakers", headers={"Host": "evil.example"}).status_code == 200
@@ -260,16 +240,9 @@ class BrokenEmbedder:
 
 def _jobs_server(tmp_path, seed_index_path, seed_settings, embedder):
     """A writable server that makes a job of every upload over 2 kB."""
-    index_path = tmp_path / "index"
-    shutil.copytree(seed_index_path, index_path)
-    settings = seed_settings.model_copy(
-        update={"index_path": index_path, "api_key": SecretStr(KEY), "upload_job_min_bytes": 2048}
-    )
-    engine = Engine.load(settings, embedder=embedder)
-    with (
-        serve(create_app(settings, engine=engine)) as url,
-        httpx.Client(base_url=url, timeout=60, trust_env=False, headers={"X-API-Key": KEY}) as client,
-    ):
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
+    auth = {"X-API-Key": KEY}
+    with serve_index_copy(seed_index_path, tmp_path / "index", settings, embedder, headers=auth) as client:
         yield client
 
 
@@ -326,14 +299,14 @@ def test_a_large_upload_that_fails_while_indexing_is_a_failed_job_with_the_error
 
 def test_a_large_upload_that_does_not_parse_is_refused_at_once(jobs_server):
     bad = {"id": "bad", "text": "no speakers here, only words " * 100}
-    status, kind, _ = _error(jobs_server.post("/documents", json=bad))
+    status, kind, _ = error_of(jobs_server.post("/documents", json=bad))
     assert (status, kind) == (422, "TranscriptError")
 
 
 def test_jobs_need_the_key_and_an_existing_id(jobs_server):
-    assert _error(jobs_server.get("/jobs/nope")) == (
+    assert error_of(jobs_server.get("/jobs/nope")) == (
         404,
         "JobNotFound",
         "no job 'nope' (finished jobs are forgotten in time, and on a restart)",
     )
-    assert _error(jobs_server.get("/jobs/nope", headers={"X-API-Key": "wrong"}))[:2] == (401, "InvalidApiKey")
+    assert error_of(jobs_server.get("/jobs/nope", headers={"X-API-Key": "wrong"}))[:2] == (401, "InvalidApiKey")
