@@ -20,6 +20,22 @@ _MAX_CHANGES = 12
 # The chart: bar width, gap between metric groups, plot height, margins (px); one colour per variant.
 _BAR, _GAP, _PLOT_H, _LEFT, _TOP, _BOTTOM = 14, 18, 200, 44, 16, 120
 _COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1")
+# What each failure list of a report means for one question, in plain words. A question with a
+# failure is wrong; a shortcoming leaves it right but incomplete. Listed in this order.
+_FAILURES = {
+    "invalid_quotes": "quotes words the transcript does not contain",
+    "mislocated_citations": "cites the wrong place or speaker",
+    "absent_attributions": "attributes words to someone who never speaks",
+    "attribution_failures": "quotes a speaker the question did not ask about",
+    "false_refusals": "refused, though the transcript answers it",
+    "missed_refusals": "answered, though the transcript does not cover it",
+}
+_SHORTCOMINGS = {
+    "retrieval_misses": "no answering turn among the passages retrieved",
+    "uncovered": "left out a key phrase of the answer",
+    "summaries_dropped": "summary left out: its quotes do not support it",
+}
+_ANSWER_PREVIEW_CHARS = 400
 
 
 def format_value(metric: str, value: float | int | None) -> str:
@@ -50,7 +66,7 @@ def render_text(report: Report) -> str:
                 lines.append(f"  {kind}: {shown}")
         lines.append("  refused by kind: " + ", ".join(
             f"{kind} {row['refused']}/{row['questions']}" for kind, row in variant["refusals_by_kind"].items()))
-        lines.extend(_baseline_lines(variant["baseline"]))
+        lines.extend(_baseline_lines(variant["baseline"], report))
     return "\n".join(lines)
 
 
@@ -66,12 +82,12 @@ def render_markdown(report: Report) -> str:
     for variant in variants:
         out += ["", f"## {variant['name']}", "", f"Gate: {_gate_line(variant['gate'])}", ""]
         baseline = variant["baseline"]
-        out.append(f"Baseline: {baseline['note']}.")
+        out.append(f"Baseline: {baseline['note']}; {timing_note(report)}.")
         changed = [d for d in baseline["deltas"] if d["before"] != d["after"]]
         if changed:
             out += ["", "| metric | baseline | now | |", "|---|---:|---:|---|"]
             for delta in changed:
-                mark = "**regression**" if delta["regressed"] else ""
+                mark = {"REGRESSION": "**regression**", "slower": "slower"}.get(_delta_mark(delta), "")
                 out.append(f"| {delta['metric']} | {format_value(delta['metric'], delta['before'])} | "
                            f"{format_value(delta['metric'], delta['after'])} | {mark} |")
         if baseline["changes"]:
@@ -95,38 +111,74 @@ def render_markdown(report: Report) -> str:
 
 
 def render_html(report: Report) -> str:
-    """A self-contained page (no scripts, no external assets): an SVG chart and the summary table."""
+    """A self-contained page (no scripts, no external assets): gates, each figure beside its
+    threshold, changes since the baseline, every question with its verdict (failing ones first),
+    and an SVG chart."""
     variants = report["variants"]
     head = "".join(f"<th>{escape(v['name'])}</th>" for v in variants)
     rows = "".join(
-        f"<tr><td>{escape(spec.label)}</td>"
-        + "".join(f"<td>{format_value(spec.name, v['summary'].get(spec.name))}</td>" for v in variants)
-        + "</tr>"
+        f"<tr><td>{escape(spec.label)}</td>" + "".join(_figure_cell(v, spec.name) for v in variants) + "</tr>"
         for spec in METRICS
     )
     gates = "".join(f"<li><b>{escape(v['name'])}</b>: {escape(_gate_line(v['gate']))}</li>" for v in variants)
-    baseline = "".join(
-        f"<li><b>{escape(v['name'])}</b>: {escape(v['baseline']['note'] or '')}"
-        + "".join(f"<br>regression: {escape(d['metric'])} {format_value(d['metric'], d['before'])} &rarr; "
-                  f"{format_value(d['metric'], d['after'])}" for d in v["baseline"]["deltas"] if d["regressed"])
-        + "</li>"
-        for v in variants
-    )
+    changes = "".join(_changes_html(v) for v in variants)
+    questions = "".join(_questions_html(v) for v in variants)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(_title(report))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px}}td+td,th+th{{text-align:right}}svg text{{font-size:11px}}</style>
+td,th{{border:1px solid #ccc;padding:3px 8px;vertical-align:top}}.num td+td{{text-align:right}}
+.fail{{background:#fde2e1}}.warn{{background:#fff4d6}}.bound{{color:#666;font-size:90%}}
+svg text{{font-size:11px}}</style>
 </head><body>
 <h1>{escape(_title(report))}</h1>
-<p>Created {escape(report['created'])}. Faithfulness judge: {escape(report['judge'])}.</p>
+<p>Created {escape(report['created'])}. Faithfulness judge: {escape(report['judge'])}.
+Latencies: {escape(timing_note(report))}.</p>
+<h2>Gates</h2><ul>{gates}</ul>
+<h2>Figures and their thresholds</h2>
+<table class="num"><tr><th>metric</th>{head}</tr>{rows}</table>
+<h2>Changes since the baseline</h2>{changes}
+<h2>Every question</h2>{questions}
 <h2>Rates by variant</h2>
 {bar_chart(variants)}
-<h2>All metrics</h2>
-<table><tr><th>metric</th>{head}</tr>{rows}</table>
-<h2>Gates</h2><ul>{gates}</ul>
-<h2>Baseline</h2><ul>{baseline}</ul>
 </body></html>
 """
+
+
+def _figure_cell(variant: Mapping[str, Any], metric: str) -> str:
+    failing = metric in variant["gate"].get("failing_metrics", [])
+    bound = _bound(variant, metric)
+    shown = format_value(metric, variant["summary"].get(metric))
+    threshold = f' <span class="bound">(gate {escape(bound)})</span>' if bound else ""
+    style = ' class="fail"' if failing else ""
+    return f"<td{style}>{shown}{threshold}</td>"
+
+
+def _changes_html(variant: Mapping[str, Any]) -> str:
+    baseline = variant["baseline"]
+    items = "".join(
+        f"<li>{escape(mark)}: {escape(METRIC_BY_NAME[d['metric']].label)} {format_value(d['metric'], d['before'])}"
+        f" &rarr; {format_value(d['metric'], d['after'])}</li>"
+        for d in baseline["deltas"] if (mark := _delta_mark(d))
+    )
+    questions = "".join(f"<li>{escape(line)}</li>" for line in baseline["changes"])
+    return (f"<h3>{escape(variant['name'])}</h3><p>{escape(baseline['note'] or '')}</p>"
+            f"<ul>{items or '<li>no figure changed</li>'}</ul>" + (f"<ul>{questions}</ul>" if questions else ""))
+
+
+def _questions_html(variant: Mapping[str, Any]) -> str:
+    rows = []
+    for row, failures, shortcomings in question_verdicts(variant):
+        verdict, style = ("wrong", "fail") if failures else ("incomplete", "warn") if shortcomings else ("right", "")
+        answer = row.get("answer") or ""
+        preview = answer[:_ANSWER_PREVIEW_CHARS] + ("…" if len(answer) > _ANSWER_PREVIEW_CHARS else "")
+        rows.append(
+            f'<tr class="{style}"><td>{verdict}</td><td>{escape(row["qid"])}</td><td>{escape(row["question"])}</td>'
+            f"<td>{escape('; '.join(failures + shortcomings))}</td><td>{escape(preview)}</td></tr>"
+        )
+    wrong = sum(1 for _, failures, _ in question_verdicts(variant) if failures)
+    return (f"<h3>{escape(variant['name'])}: {wrong} of {len(rows)} wrong</h3>"
+            "<table><tr><th>verdict</th><th>qid</th><th>question</th><th>what went wrong</th><th>answer</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def bar_chart(variants: Sequence[Mapping[str, Any]]) -> str:
@@ -180,24 +232,68 @@ def _gate_line(gate: Mapping[str, Any]) -> str:
     return text
 
 
-def _baseline_lines(baseline: Mapping[str, Any]) -> list[str]:
+def _baseline_lines(baseline: Mapping[str, Any], report: Report) -> list[str]:
     lines = [f"  baseline: {baseline['note']}"]
-    regressions = [d for d in baseline["deltas"] if d["regressed"]]
-    # Latency moves on every run; it is shown only when it regressed.
-    changed = [
-        d for d in baseline["deltas"]
-        if d["before"] != d["after"] and not d["regressed"] and METRIC_BY_NAME[d["metric"]].unit != "ms"
-    ]
-    for delta in regressions + changed:
-        mark = "REGRESSION" if delta["regressed"] else "changed   "
-        lines.append(f"    {mark} {delta['metric']}: {format_value(delta['metric'], delta['before'])} -> "
-                     f"{format_value(delta['metric'], delta['after'])}")
+    for delta in baseline["deltas"]:
+        mark = _delta_mark(delta)
+        if mark:
+            lines.append(f"    {mark.ljust(10)} {delta['metric']}: {format_value(delta['metric'], delta['before'])} -> "
+                         f"{format_value(delta['metric'], delta['after'])}")
+    if any(_is_timing(d) and d["regressed"] for d in baseline["deltas"]):
+        lines.append(f"    ({timing_note(report)})")
     changes = baseline["changes"]
     for line in changes[:_MAX_CHANGES]:
         lines.append(f"    {line}")
     if len(changes) > _MAX_CHANGES:
         lines.append(f"    ... and {len(changes) - _MAX_CHANGES} more questions changed (see the Markdown report)")
     return lines
+
+
+def timing_note(report: Report) -> str:
+    """How to read this run's latencies: the machine's load when it ended; timings are never gated."""
+    machine = report.get("machine")
+    if not machine:
+        return "timings are not gated; this report does not say how loaded the machine was"
+    cores, load = machine["cores"], machine["load_average"]
+    busy = "a loaded machine" if load >= cores else "a quiet machine"
+    return f"timed on {busy}: load {load:g} on {cores} cores; timings are not gated"
+
+
+def question_verdicts(variant: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[str], list[str]]]:
+    """Every question with its failures and shortcomings in plain words: failing ones first, then
+    the incomplete ones, then the rest, each group in the set's order."""
+    kinds_of: dict[str, list[str]] = {}
+    for kind, qids in variant["failures_by_kind"].items():
+        for qid in qids:
+            kinds_of.setdefault(qid, []).append(kind)
+    rows = []
+    for row in variant["questions"]:
+        kinds = kinds_of.get(row["qid"], [])
+        rows.append((row, [_FAILURES[k] for k in _FAILURES if k in kinds],
+                     [_SHORTCOMINGS[k] for k in _SHORTCOMINGS if k in kinds]))
+    return sorted(rows, key=lambda entry: (not entry[1], not entry[2]))
+
+
+def _delta_mark(delta: Mapping[str, Any]) -> str:
+    """How a baseline delta is labelled: a worse figure is a regression, a slower one only slower."""
+    if _is_timing(delta):
+        return "slower" if delta["regressed"] else ""
+    if delta["regressed"]:
+        return "REGRESSION"
+    return "changed" if delta["before"] != delta["after"] else ""
+
+
+def _is_timing(delta: Mapping[str, Any]) -> bool:
+    return METRIC_BY_NAME[delta["metric"]].unit == "ms"
+
+
+def _bound(variant: Mapping[str, Any], metric: str) -> str:
+    bounds = variant["gate"].get("bounds", {})
+    if metric in bounds.get("min", {}):
+        return f"≥ {bounds['min'][metric]:g}"
+    if metric in bounds.get("max", {}):
+        return f"≤ {bounds['max'][metric]:g}"
+    return ""
 
 
 def _num(value: float | None) -> str:

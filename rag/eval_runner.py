@@ -9,6 +9,7 @@ metrics themselves are pure functions in ``rag.evaluation``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -108,6 +109,7 @@ class VariantRun:
     summary: dict[str, Any]
     seconds: float
     gate: GateResult | None = None
+    gate_bounds: dict[str, dict[str, float]] = field(default_factory=dict)
     gate_note: str | None = None
     deltas: list[Delta] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
@@ -125,6 +127,8 @@ class SetRun:
     judge_note: str
     runs: list[VariantRun]
     created: str = ""
+    # Latencies are read against how busy the machine was: (cores, 1-minute load at the end).
+    machine: tuple[int, float] = (0, 0.0)
     baseline_path: Path | None = None
     reports: list[Path] = field(default_factory=list)
 
@@ -192,6 +196,7 @@ def run_eval(request: EvalRequest, settings: Settings, *, embedder: Embedder | N
             label = f"{spec.name} / {generator} / {variant.name}"
             run = _run_variant(engine, generator, variant, k, questions, originals, judge, echo, progress, label)
             set_run.runs.append(run)
+        set_run.machine = (os.cpu_count() or 1, round(os.getloadavg()[0], 2))
         _gate(set_run, gates, limited_default=request.limit is not None and request.thresholds is None)
         _compare(set_run, request, config)
         _write(set_run, out, request.save_baseline, echo)
@@ -313,6 +318,7 @@ def _gate(set_run: SetRun, gates: Sequence[Gate], *, limited_default: bool) -> N
             run.gate_note = f"no thresholds for {set_run.spec.name}/{set_run.generator}/{run.variant.name}"
             continue
         run.gate = check_gate(run.summary, gate)
+        run.gate_bounds = {kind: dict(values) for kind, values in gate.bounds.items()}
 
 
 def _compare(set_run: SetRun, request: EvalRequest, config: EvalConfig) -> None:
@@ -390,6 +396,7 @@ def report_dict(set_run: SetRun) -> dict[str, Any]:
         "limit": set_run.limit,
         "created": set_run.created,
         "judge": set_run.judge_note,
+        "machine": {"cores": set_run.machine[0], "load_average": set_run.machine[1]},
         "variants": [
             {
                 "name": run.variant.name,
@@ -402,6 +409,8 @@ def report_dict(set_run: SetRun) -> dict[str, Any]:
                     "note": run.gate_note,
                     "failures": [str(failure) for failure in run.gate.failures] if run.gate else [],
                     "unmeasured": list(run.gate.unmeasured) if run.gate else [],
+                    "bounds": run.gate_bounds,
+                    "failing_metrics": [failure.metric for failure in run.gate.failures] if run.gate else [],
                 },
                 "baseline": {
                     "note": run.baseline_note,

@@ -13,7 +13,7 @@ from rag.cli import main
 from rag.errors import EvalConfigError, EvalSetError, JudgeError
 from rag.eval_gates import Gate, GateFailure, check_gate, compare_summaries, parse_thresholds, question_changes
 from rag.eval_judge import LLMJudge, own_sentences, parse_judgement
-from rag.eval_report import bar_chart, format_value, render_html
+from rag.eval_report import bar_chart, format_value, question_verdicts, render_html, render_text
 from rag.eval_runner import EXIT_FAILED, EvalRequest, exit_code, report_dict, run_eval
 from rag.eval_sets import check_against_transcripts, parse_set
 from rag.evaluation import (
@@ -301,6 +301,56 @@ def test_baseline_deltas_mark_regressions_by_direction():
         ("latency_p50_ms", False),
         ("latency_p95_ms", True),
     ]
+
+
+def _hand_made_report() -> dict:
+    def question(qid: str, refused: bool) -> dict:
+        return {"qid": qid, "question": f"Question {qid}?", "answer": "The transcript does not cover this question."
+                if refused else "Bob: “We meet on Friday.” [1]", "answerable": True, "refused": refused,
+                "hit": 1.0, "reciprocal_rank": 1.0, "phrase_hit": None, "coverage": None, "citations": [],
+                "latency_ms": 5.0}
+
+    summary = {"questions": 3, "quote_validity": 1.0, "false_refusals": 1, "latency_p50_ms": 300.0}
+    variant = {
+        "name": "hybrid", "summary": summary,
+        "gate": {"status": "fail", "note": None, "failures": ["false_refusals = 1 is above the ceiling 0"],
+                 "unmeasured": [], "bounds": {"min": {"quote_validity": 1.0}, "max": {"false_refusals": 0.0}},
+                 "failing_metrics": ["false_refusals"]},
+        "baseline": {"note": "compared with b.json", "changes": [], "deltas": [
+            {"metric": "quote_validity", "before": 1.0, "after": 1.0, "regressed": False},
+            {"metric": "false_refusals", "before": 0, "after": 1, "regressed": True},
+            {"metric": "latency_p50_ms", "before": 100.0, "after": 300.0, "regressed": True}]},
+        "failures_by_kind": {"false_refusals": ["q2"], "retrieval_misses": ["q3"]},
+        "refusals_by_kind": {},
+        "questions": [question("q1", False), question("q2", True), question("q3", False)],
+    }
+    return {"set": "hand", "set_file": "hand.jsonl", "generator": "extractive", "k": 6, "limit": None,
+            "created": "2026-12-02T00:00:00+00:00", "judge": "n/a", "machine": {"cores": 2, "load_average": 5.2},
+            "variants": [variant]}
+
+
+def test_every_question_is_listed_with_its_verdict_failing_ones_first():
+    verdicts = question_verdicts(_hand_made_report()["variants"][0])
+    assert [(row["qid"], failures, shortcomings) for row, failures, shortcomings in verdicts] == [
+        ("q2", ["refused, though the transcript answers it"], []),
+        ("q3", [], ["no answering turn among the passages retrieved"]),
+        ("q1", [], []),
+    ]
+    html = render_html(_hand_made_report())
+    assert html.index("Question q2?") < html.index("Question q3?") < html.index("Question q1?")
+    assert "1 of 3 wrong" in html
+
+
+def test_reports_show_thresholds_beside_figures_and_a_slower_run_as_timing_not_regression():
+    report = _hand_made_report()
+    html = render_html(report)
+    assert '<td class="fail">1 <span class="bound">(gate ≤ 0)</span></td>' in html
+    assert "1.000 <span class=\"bound\">(gate ≥ 1)</span>" in html
+    assert "timed on a loaded machine: load 5.2 on 2 cores; timings are not gated" in html
+    text = render_text(report)
+    assert "    REGRESSION false_refusals: 0 -> 1" in text
+    assert "    slower     latency_p50_ms: 100 -> 300" in text
+    assert "REGRESSION latency" not in text and "regression: latency" not in html
 
 
 def test_question_changes_name_what_changed():
