@@ -21,8 +21,8 @@ from pathlib import Path
 
 import rag
 from rag.errors import VerbatimError
-from rag.processes import LOOPBACK, free_port, stop_process
-from rag.prompts import load_prompt
+from rag.local.processes import LOOPBACK, free_port, stop_process
+from rag.generators.prompts import load_prompt
 
 QUESTION = "What did Lavrov say about the terrorist list?"
 READY_TIMEOUT_S = 180.0

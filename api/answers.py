@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.errors import GeneratorUnavailable
-from rag.answering import AnswerOptions, validate_question
+from rag.answering.answerer import AnswerOptions, validate_question
 from rag.engine import Engine
 from rag.errors import ModelError
-from rag.generation import Draft, Generator, Message
-from rag.gguf import locate_parts
+from rag.generators.base import Draft, Generator, Message
+from rag.local.gguf import locate_parts
 from rag.models import Answer, Passage
 from rag.settings import Settings
 

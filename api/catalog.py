@@ -7,9 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from api.errors import InvalidRange
-from rag.index import TranscriptIndex
+from rag.indexing.index import TranscriptIndex
 from rag.models import Transcript, Turn
-from rag.output import document_to_dict
+from rag.answering.output import document_to_dict
 
 CONTEXT_RADIUS = 600
 _SENTENCE_START = re.compile(r"(?<=[.!?…”\"])\s+(?=\S)|\n\s*")

@@ -1,6 +1,6 @@
 """Every request and response body of the HTTP API, in one place.
 
-The answer and passage schemas mirror ``rag.output`` field for field: the API returns exactly
+The answer and passage schemas mirror ``rag.answering.output`` field for field: the API returns exactly
 what ``rag ask --json`` prints.
 """
 

@@ -26,7 +26,7 @@ from api.metrics import Metrics
 from rag.engine import Engine
 from rag.errors import VerbatimError
 from rag.models import Answer
-from rag.output import answer_to_dict
+from rag.answering.output import answer_to_dict
 
 logger = logging.getLogger("verbatim.api")
 _PIECE = re.compile(r"\S+\s*|\s+")

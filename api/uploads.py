@@ -21,9 +21,9 @@ from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
 from api.jsonbody import loads_strict
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
-from rag.ingest import commit_prepared, prepare_transcript, remove_document
+from rag.indexing.ingest import commit_prepared, prepare_transcript, remove_document
 from rag.models import Transcript
-from rag.output import document_to_dict
+from rag.answering.output import document_to_dict
 from rag.formats import parse_transcript
 
 _DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.embedding import load_embedder  # noqa: E402
+from rag.embedders.embedding import load_embedder  # noqa: E402
 from rag.engine import Engine  # noqa: E402
-from rag.ingest import expand_paths, ingest_files  # noqa: E402
+from rag.indexing.ingest import expand_paths, ingest_files  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.tokens import TokenCounter  # noqa: E402
+from rag.generators.tokens import TokenCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from rag.processes import LOOPBACK, free_port, stop_process
+from rag.local.processes import LOOPBACK, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = LOOPBACK  # loopback only, by design

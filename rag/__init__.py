@@ -1,6 +1,6 @@
 """Verbatim: question answering over speech transcripts, answered with verified verbatim quotations."""
 
-from rag.answering import AnswerOptions, Answerer
+from rag.answering.answerer import AnswerOptions, Answerer
 from rag.errors import (
     BackendUnavailable,
     BadBackendOutput,

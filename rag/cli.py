@@ -87,9 +87,9 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 
     Example: rag ingest data/transcripts/ briefing.vtt
     """
-    from rag.embedding import load_embedder
-    from rag.ingest import ingest_files
-    from rag.tokens import TokenCounter
+    from rag.embedders.embedding import load_embedder
+    from rag.indexing.ingest import ingest_files
+    from rag.generators.tokens import TokenCounter
 
     settings = _settings(index_path)
     embedder = load_embedder(settings.embedder, settings.embed_batch_size)
@@ -127,7 +127,7 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
            as_json: bool, index_path: Path | None) -> None:
     """Show the passages that best match QUERY."""
     from rag.engine import Engine
-    from rag.output import passage_to_dict
+    from rag.answering.output import passage_to_dict
 
     engine = Engine.load(_settings(index_path))
     options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
@@ -159,7 +159,7 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
     Example: rag ask "What did Lavrov say about the terrorist list?"
     """
     from rag.engine import Engine
-    from rag.output import answer_to_dict
+    from rag.answering.output import answer_to_dict
 
     engine = Engine.load(_settings(index_path))
     options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
@@ -199,7 +199,7 @@ def _clock(seconds: float | None) -> str:
 def speakers(document: str | None, as_json: bool, index_path: Path | None) -> None:
     """List the people who speak (each once across documents), with their labels, roles and documents."""
     from rag.engine import load_index
-    from rag.output import person_to_dict
+    from rag.answering.output import person_to_dict
 
     rows = [person_to_dict(person) for person in load_index(_settings(index_path)).people(document)]
     if as_json:
@@ -218,7 +218,7 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
 def documents(as_json: bool, index_path: Path | None) -> None:
     """List the indexed documents: ids (for --document), titles, dates, places, speakers and turn counts."""
     from rag.engine import load_index
-    from rag.output import document_to_dict
+    from rag.answering.output import document_to_dict
 
     index = load_index(_settings(index_path))
     rows = [document_to_dict(index, doc_id) for doc_id in sorted(index.records)]
@@ -278,9 +278,9 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
 
     Examples: rag eval --set seed --variants; rag eval --generator openai --local-server
     """
-    from rag.eval_runner import EXIT_USAGE, EvalRequest, exit_code, run_eval
-    from rag.evaluation import VARIANTS, Variant
-    from rag.llama_server import run_packaged_server
+    from rag.evaluation.runner import EXIT_USAGE, EvalRequest, exit_code, run_eval
+    from rag.evaluation.metrics import VARIANTS, Variant
+    from rag.local.llama_server import run_packaged_server
 
     if all_variants and (mode or no_speaker_aware):
         raise click.UsageError("--variants runs every retriever; drop --retriever and --no-speaker-aware")

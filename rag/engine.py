@@ -5,21 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answering import AnswerOptions, Answerer, make_verifier_cache
-from rag.embedding import Embedder, load_embedder
+from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache
+from rag.embedders.embedding import Embedder, load_embedder
 from rag.errors import GeneratorError, UnknownDocument
-from rag.extractive import ExtractiveGenerator
-from rag.generation import Generator
-from rag.gguf import assemble_gguf
-from rag.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
-from rag.llm import LlamaCppChat, LLMGenerator, OpenAIChat
-from rag.persons import SpeakerMap
-from rag.prompts import load_prompt
-from rag.retrieval import RetrievalTuning, Retriever
-from rag.scope import filter_documents
+from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.base import Generator
+from rag.local.gguf import assemble_gguf
+from rag.indexing.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
+from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
+from rag.indexing.persons import SpeakerMap
+from rag.generators.prompts import load_prompt
+from rag.retrieval.retriever import RetrievalTuning, Retriever
+from rag.retrieval.scope import filter_documents
 from rag.settings import Settings
-from rag.speakers import SpeakerDirectory
-from rag.tokens import TokenCounter
+from rag.retrieval.speakers import SpeakerDirectory
+from rag.generators.tokens import TokenCounter
 
 GENERATORS = ("extractive", "openai", "local")
 

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = None
     cache_dir: Path = Path(".cache")
 
-    # The user's speaker map (merges, renames, names for diarization ids; see rag/persons.py);
+    # The user's speaker map (merges, renames, names for diarization ids; see rag/indexing/persons.py);
     # by default speakers.json inside the index folder.
     speaker_map: Path | None = None
     # How often a running service looks for what `rag ingest` committed (manifest or speaker map changed).

@@ -10,11 +10,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from rag.embedding import Embedder, HashEmbedder, load_embedder  # noqa: E402
+from rag.embedders.embedding import Embedder, HashEmbedder, load_embedder  # noqa: E402
 from rag.engine import Engine  # noqa: E402
-from rag.ingest import ingest_files  # noqa: E402
+from rag.indexing.ingest import ingest_files  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.tokens import TokenCounter  # noqa: E402
+from rag.generators.tokens import TokenCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "transcripts" / "kerry-lavrov-moscow-2015-12-15.txt"

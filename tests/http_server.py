@@ -19,7 +19,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from api.app import create_app, server_options
-from rag.embedding import Embedder
+from rag.embedders.embedding import Embedder
 from rag.engine import Engine
 from rag.settings import Settings
 

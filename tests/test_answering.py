@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from rag.answering import NOT_COVERED
+from rag.answering.answerer import NOT_COVERED
 from rag.errors import BackendUnavailable, QuestionError
-from rag.generation import Message
-from rag.llm import LLMGenerator, ScriptedChat
-from rag.prompts import PromptTemplate
+from rag.generators.base import Message
+from rag.generators.llm import LLMGenerator, ScriptedChat
+from rag.generators.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED
 
 QUESTIONS = [

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from api import create_app
 from api.answers import available_generators
 from rag.engine import Engine
-from rag.generation import Message
-from rag.output import answer_to_dict
+from rag.generators.base import Message
+from rag.answering.output import answer_to_dict
 from tests.conftest import ROOT, SEED, SEED_ID
 from tests.http_server import (
     FakeChatBackend,

@@ -10,11 +10,11 @@ from pydantic import SecretStr
 
 from api import create_app
 from api.app import server_options
-from rag.embedding import Embedder
+from rag.embedders.embedding import Embedder
 from rag.engine import Engine
 from rag.errors import ModelError
-from rag.llm import LLMGenerator, ScriptedChat
-from rag.prompts import PromptTemplate
+from rag.generators.llm import LLMGenerator, ScriptedChat
+from rag.generators.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED_ID
 from tests.http_server import error_of, serve, serve_index_copy
 

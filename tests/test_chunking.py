@@ -1,4 +1,4 @@
-from rag.chunking import chunk_transcript, chunk_turn
+from rag.indexing.chunking import chunk_transcript, chunk_turn
 from rag.formats import parse_transcript, read_transcript
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag.engine import Engine, load_index
-from rag.ingest import ingest_files
-from rag.persons import SpeakerMap, resolve
+from rag.indexing.ingest import ingest_files
+from rag.indexing.persons import SpeakerMap, resolve
 from rag.settings import Settings
 
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS, SEED

@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from rag.cli import main
 from rag.errors import EvalConfigError, EvalSetError, JudgeError
-from rag.eval_gates import Gate, GateFailure, check_gate, compare_summaries, parse_thresholds, question_changes
-from rag.eval_judge import LLMJudge, own_sentences, parse_judgement
-from rag.eval_report import bar_chart, format_value, question_verdicts, render_html, render_text
-from rag.eval_runner import EXIT_FAILED, EvalRequest, exit_code, report_dict, run_eval
-from rag.eval_sets import check_against_transcripts, parse_set
-from rag.evaluation import (
+from rag.evaluation.gates import Gate, GateFailure, check_gate, compare_summaries, parse_thresholds, question_changes
+from rag.evaluation.judge import LLMJudge, own_sentences, parse_judgement
+from rag.evaluation.report import bar_chart, format_value, question_verdicts, render_html, render_text
+from rag.evaluation.runner import EXIT_FAILED, EvalRequest, exit_code, report_dict, run_eval
+from rag.evaluation.sets import check_against_transcripts, parse_set
+from rag.evaluation.metrics import (
     EvalQuestion,
     Judgement,
     QuestionResult,
@@ -30,10 +30,10 @@ from rag.evaluation import (
     score_question,
     summarize,
 )
-from rag.llm import ScriptedChat
+from rag.generators.llm import ScriptedChat
 from rag.models import Answer, Chunk, Citation, Passage
 from rag.formats import parse_transcript
-from rag.prompts import PromptTemplate
+from rag.generators.prompts import PromptTemplate
 from tests.conftest import ROOT, SEED
 
 TEXT = (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.embedding import HashEmbedder
-from rag.extractive import ExtractiveGenerator
+from rag.embedders.embedding import HashEmbedder
+from rag.generators.extractive import ExtractiveGenerator
 from rag.models import Chunk, Passage
 
 BUDGET = "The school budget rises by four percent next year."

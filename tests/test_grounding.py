@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.grounding import grounding
+from rag.answering.grounding import grounding
 
 QUOTE = "This process applies to the terrorist list that is coordinated by Jordan."
 

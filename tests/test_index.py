@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, TranscriptError, UnknownDocument
-from rag.embedding import HashEmbedder
+from rag.embedders.embedding import HashEmbedder
 from rag.formats import read_transcript
-from rag.index import TranscriptIndex
-from rag.ingest import ingest_files, remove_document
-from rag.store import FaissStore
+from rag.indexing.index import TranscriptIndex
+from rag.indexing.ingest import ingest_files, remove_document
+from rag.stores.faiss_store import FaissStore
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 
 TWO_TURNS = "ALICE SMITH: We will open the bridge in May.\n\nBOB JONES: The budget is not approved yet.\n"

@@ -7,8 +7,8 @@ import time
 import httpx
 
 from api.app import create_app
-from rag.embedding import HashEmbedder
-from rag.ingest import ingest_files
+from rag.embedders.embedding import HashEmbedder
+from rag.indexing.ingest import ingest_files
 from rag.settings import Settings
 from tests.conftest import SEED, SEED_ID
 from tests.http_server import serve

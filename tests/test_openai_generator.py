@@ -12,12 +12,12 @@ import json
 import pytest
 
 from rag.engine import Engine
-from rag.gguf import assemble_gguf
-from rag.llm import ANSWER_SCHEMA, OpenAIChat
+from rag.local.gguf import assemble_gguf
+from rag.generators.llm import ANSWER_SCHEMA, OpenAIChat
 from rag.settings import Settings
 from tests.conftest import ROOT, SEED
-from rag.llama_server import run_llama_server
-from rag.processes import free_port
+from rag.local.llama_server import run_llama_server
+from rag.local.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

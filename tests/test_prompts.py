@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import PromptError
-from rag.prompts import load_prompt
+from rag.generators.prompts import load_prompt
 from rag.settings import Settings
 from tests.conftest import ROOT
 

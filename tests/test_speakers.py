@@ -1,7 +1,7 @@
 import pytest
 
 from rag.formats import read_transcript
-from rag.speakers import SpeakerDirectory
+from rag.retrieval.speakers import SpeakerDirectory
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
 from rag.formats import parse_transcript
-from rag.verify import QuoteVerifier, normalize
+from rag.answering.verify import QuoteVerifier, normalize
 
 TEXT = (
     "SECRETARY KERRY: We don’t seek to isolate Russia as a matter of policy, no. In July – I just remind "

@@ -14,7 +14,7 @@ from api.jsonbody import StrictJSONRoute
 from api.schemas import AnswerPublic, AskRequest, error_responses, sse_response
 from api.streaming import answer_events
 from rag.engine import Engine
-from rag.output import answer_to_dict
+from rag.answering.output import answer_to_dict
 
 router = APIRouter(tags=["answers"], dependencies=[ReadAccess], route_class=StrictJSONRoute)
 _ERRORS = error_responses(400, 401, 404, 413, 415, 422, 429, 502, 503)

@@ -20,7 +20,7 @@ from api.schemas import (
     error_responses,
 )
 from api.uploads import delete_document, ingest_upload, parse_upload
-from rag.output import person_to_dict
+from rag.answering.output import person_to_dict
 
 router = APIRouter(tags=["documents"])
 

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadAccess
 from api.schemas import NON_BLANK, RetrieverName, SearchResponse, error_responses
-from rag.answering import validate_question
-from rag.output import passage_to_dict
+from rag.answering.answerer import validate_question
+from rag.answering.output import passage_to_dict
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embedding import Embedder
-from rag.generation import Draft, DraftQuote, Message
-from rag.lexical import term_overlap
+from rag.embedders.embedding import Embedder
+from rag.generators.base import Draft, DraftQuote, Message
+from rag.retrieval.lexical import term_overlap
 from rag.models import Passage
 from rag.sentences import sentence_spans
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rag.index import DocumentRecord
+from rag.indexing.index import DocumentRecord
 
 _MONTHS = {
     name: number

@@ -13,9 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from rag.embedding import Embedder
-from rag.index import TranscriptIndex
-from rag.lexical import BM25Index, query_terms
+from rag.embedders.embedding import Embedder
+from rag.indexing.index import TranscriptIndex
+from rag.retrieval.lexical import BM25Index, query_terms
 from rag.models import Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]

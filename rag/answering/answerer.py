@@ -9,15 +9,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.errors import GeneratorError, QuestionError
-from rag.generation import Draft, Generator, Message, previous_question
-from rag.grounding import grounding
-from rag.lexical import content_terms, term_overlap, unknown_share
+from rag.generators.base import Draft, Generator, Message, previous_question
+from rag.answering.grounding import grounding
+from rag.retrieval.lexical import content_terms, term_overlap, unknown_share
 from rag.models import Answer, Citation, Passage, Transcript
-from rag.persons import ROLE_QUESTIONER, display_name
-from rag.retrieval import Mode, Retriever
-from rag.scope import describe, document_date, scope_of
-from rag.speakers import SpeakerDirectory
-from rag.verify import QuoteVerifier
+from rag.indexing.persons import ROLE_QUESTIONER, display_name
+from rag.retrieval.retriever import Mode, Retriever
+from rag.retrieval.scope import describe, document_date, scope_of
+from rag.retrieval.speakers import SpeakerDirectory
+from rag.answering.verify import QuoteVerifier
 
 logger = logging.getLogger("verbatim.answering")
 NOT_COVERED = "The transcript does not cover this question."
@@ -34,7 +34,7 @@ class AnswerOptions:
     mode: Mode = "hybrid"
     speaker: str | None = None
     document: str | None = None
-    # Explicit filters already resolved to documents (``rag.scope.filter_documents``); None is all.
+    # Explicit filters already resolved to documents (``rag.retrieval.scope.filter_documents``); None is all.
     documents: tuple[str, ...] | None = None
     # Confine a question that names a place or date of some documents ("in Rome") to those.
     scope_by_question: bool = True
@@ -209,7 +209,7 @@ class Answerer:
         """Verify every drafted quote and write the answer from the survivors only.
 
         The summary is kept only when the surviving quotations (and their speakers) support its
-        words (``rag.grounding``); ``min_summary_support`` 0 keeps it whatever it says.
+        words (``rag.answering.grounding``); ``min_summary_support`` 0 keeps it whatever it says.
         """
         citations: list[Citation] = []
         renumber: dict[int, list[int]] = {}

@@ -1,6 +1,6 @@
 """Eval reports as text: a terminal table, Markdown, and a self-contained HTML page with a chart.
 
-Pure functions of the JSON report built by ``rag.eval_runner.report_dict``, so a stored
+Pure functions of the JSON report built by ``rag.evaluation.runner.report_dict``, so a stored
 report (or a baseline) can be rendered again.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from rag.evaluation import METRIC_BY_NAME, METRICS
+from rag.evaluation.metrics import METRIC_BY_NAME, METRICS
 
 Report = Mapping[str, Any]
 _LABEL_WIDTH = 46

@@ -1,6 +1,6 @@
 """Evaluation metrics: pure functions from a question, its answer and its transcript to numbers.
 
-Nothing here reads a file or calls a model; ``rag.eval_runner`` does the I/O. Every metric is
+Nothing here reads a file or calls a model; ``rag.evaluation.runner`` does the I/O. Every metric is
 defined in ``eval/README.md``, and its name here is its key in the JSON report.
 """
 

@@ -3,7 +3,7 @@
 All the I/O of evaluation is here: the config, sets, thresholds and baselines under ``eval/``,
 the sets' own indexes (built on first use), the original transcripts that quotes are checked
 against, the engine and the optional judge, and the reports under ``eval/reports/``. The
-metrics themselves are pure functions in ``rag.evaluation``.
+metrics themselves are pure functions in ``rag.evaluation.metrics``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.embedding import Embedder, load_embedder
+from rag.embedders.embedding import Embedder, load_embedder
 from rag.engine import GENERATORS, Engine
 from rag.errors import EvalConfigError, VerbatimError
-from rag.eval_gates import (
+from rag.evaluation.gates import (
     Delta,
     Gate,
     GateResult,
@@ -30,10 +30,10 @@ from rag.eval_gates import (
     parse_thresholds,
     question_changes,
 )
-from rag.eval_judge import NO_OWN_WORDS, NOT_CONFIGURED, LLMJudge
-from rag.eval_report import render_html, render_markdown, render_text
-from rag.eval_sets import check_against_transcripts, parse_set
-from rag.evaluation import (
+from rag.evaluation.judge import NO_OWN_WORDS, NOT_CONFIGURED, LLMJudge
+from rag.evaluation.report import render_html, render_markdown, render_text
+from rag.evaluation.sets import check_against_transcripts, parse_set
+from rag.evaluation.metrics import (
     EvalQuestion,
     QuestionResult,
     Variant,
@@ -43,16 +43,16 @@ from rag.evaluation import (
     summarize,
 )
 from rag.formats import read_transcript
-from rag.ingest import Progress, ingest_files
-from rag.llm import OpenAIChat
+from rag.indexing.ingest import Progress, ingest_files
+from rag.generators.llm import OpenAIChat
 from rag.models import Transcript
-from rag.prompts import load_prompt
+from rag.generators.prompts import load_prompt
 from rag.settings import Settings
-from rag.tokens import TokenCounter
+from rag.generators.tokens import TokenCounter
 
 # Evaluation runs from a checkout: its sets, thresholds, baselines and reports live in eval/ beside
 # the package, and are not installed with it.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EVAL_DIR = PROJECT_ROOT / "eval"
 CONFIG_FILE = EVAL_DIR / "config.json"
 EXIT_PASS, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rag.errors import EvalSetError
-from rag.evaluation import EvalQuestion
+from rag.evaluation.metrics import EvalQuestion
 from rag.models import Transcript
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {

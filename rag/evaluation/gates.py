@@ -1,7 +1,7 @@
 """Gates on an eval run: floors and ceilings from ``eval/thresholds.json``, deltas from a baseline.
 
-Pure functions over the summaries of ``rag.evaluation.summarize`` and the per-question dicts
-of a JSON report; ``rag.eval_runner`` reads the files.
+Pure functions over the summaries of ``rag.evaluation.metrics.summarize`` and the per-question dicts
+of a JSON report; ``rag.evaluation.runner`` reads the files.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.errors import EvalConfigError
-from rag.evaluation import METRIC_BY_NAME
+from rag.evaluation.metrics import METRIC_BY_NAME
 
 Summary = Mapping[str, float | int | None]
 # A change smaller than this is float noise, not a change.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.lexical import content_terms
+from rag.retrieval.lexical import content_terms
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from rag.index import TranscriptIndex
+from rag.indexing.index import TranscriptIndex
 from rag.models import Answer, Passage
-from rag.persons import ROLE_QUESTIONER, Person
-from rag.scope import document_date
+from rag.indexing.persons import ROLE_QUESTIONER, Person
+from rag.retrieval.scope import document_date
 
 
 def passage_to_dict(passage: Passage) -> dict[str, Any]:

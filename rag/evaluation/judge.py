@@ -2,7 +2,7 @@
 
 RAGAS/ALCE-style faithfulness: the judge splits the answer's words outside its quotations
 into claims and says of each whether the cited quotations support it; the score is supported
-claims / claims. Any OpenAI-compatible endpoint can judge (``OpenAIChat`` in ``rag.llm``).
+claims / claims. Any OpenAI-compatible endpoint can judge (``OpenAIChat`` in ``rag.generators.llm``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import re
 from typing import Any
 
 from rag.errors import GeneratorError, JudgeError, PromptError
-from rag.evaluation import Judgement
-from rag.llm import ChatBackend
+from rag.evaluation.metrics import Judgement
+from rag.generators.llm import ChatBackend
 from rag.models import Answer
-from rag.prompts import PromptTemplate
+from rag.generators.prompts import PromptTemplate
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",

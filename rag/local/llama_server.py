@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.errors import BackendUnavailable, ModelError
-from rag.gguf import assemble_gguf
-from rag.processes import free_port, stop_process
+from rag.local.gguf import assemble_gguf
+from rag.local.processes import free_port, stop_process
 from rag.settings import Settings
 
 # The server reads its settings from same-named environment variables as well as from the
@@ -139,7 +139,7 @@ def run_llama_server(
 def run_packaged_server(settings: Settings, *, log_path: Path | None = None) -> Iterator[str]:
     """Serve the packaged GGUF named by ``settings.local_model`` and yield its ``.../v1`` base URL.
 
-    The model is assembled from its PyPI part packages on first use (``rag.gguf``). The server
+    The model is assembled from its PyPI part packages on first use (``rag.local.gguf``). The server
     answers to ``settings.openai_model``, so the ``openai`` generator and the judge can use the
     URL with their default model names.
     """

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError, VerbatimError
-from rag.generation import Draft, DraftQuote, Message
+from rag.generators.base import Draft, DraftQuote, Message
 from rag.models import Passage
-from rag.prompts import PromptTemplate
+from rag.generators.prompts import PromptTemplate
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -5,7 +5,7 @@ Layout of ``index/<name>/``::
     manifest.json            which generation is current, the embedder, and each document's hash
     texts/<sha256>.txt       each transcript's stored text, content-addressed and never rewritten
     texts/<sha256>.json      its turns, timed cues and header metadata as its reader found them
-    speakers.json            optional, the user's speaker map (rag.persons), applied on every load
+    speakers.json            optional, the user's speaker map (rag.indexing.persons), applied on every load
     gen-000007/chunks.jsonl  chunk metadata, row i describing vector i
     gen-000007/vectors.faiss the vectors
 
@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag import persons
+from rag.indexing import persons as persons
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
 from rag.models import Chunk, Cue, DocumentMeta, Transcript, Turn
-from rag.store import FaissStore
+from rag.stores.faiss_store import FaissStore
 
 # 2: turns, cues and metadata stored beside each text, so caption renderings keep their times.
 FORMAT_VERSION = 2
@@ -90,7 +90,7 @@ class TranscriptIndex:
         return persons.people(self.transcripts.values(), document)
 
     def resolved(self, speaker_map: persons.SpeakerMap) -> TranscriptIndex:
-        """A read-only view whose turns and chunks name persons, not labels (see ``rag.persons``).
+        """A read-only view whose turns and chunks name persons, not labels (see ``rag.indexing.persons``).
 
         The view shares the vectors; it is for answering and listing, never for saving.
         """

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import chunk_transcript
-from rag.embedding import Embedder
+from rag.indexing.chunking import chunk_transcript
+from rag.embedders.embedding import Embedder
 from rag.errors import IndexNotFound, TranscriptError
 from rag.formats import SUFFIXES, read_transcript
-from rag.index import TranscriptIndex, write_lock
+from rag.indexing.index import TranscriptIndex, write_lock
 from rag.models import Chunk, Transcript
 
 Progress = Callable[[str, int, int], None]

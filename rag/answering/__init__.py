@@ -1,0 +1,1 @@
+"""Answering and verification: draft, verify every quotation, compose."""

@@ -1,0 +1,1 @@
+"""Embedders: text in, unit-length vectors out."""

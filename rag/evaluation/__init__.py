@@ -1,0 +1,1 @@
+"""Evaluation: sets, metrics, gates, reports and the runner behind ``rag eval``."""

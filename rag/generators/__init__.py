@@ -1,0 +1,1 @@
+"""Generators: passages in, a draft answer with quotations out."""

@@ -1,0 +1,1 @@
+"""Local models: packaged GGUF files and llama.cpp's server on this machine."""
