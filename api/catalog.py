@@ -7,37 +7,32 @@ from dataclasses import asdict
 from typing import Any
 
 from api.errors import InvalidRange
-from rag.indexing.index import TranscriptIndex
-from rag.models import Transcript, Turn
 from rag.answering.output import document_to_dict
+from rag.models import DocumentSummary, Transcript, Turn
 
 CONTEXT_RADIUS = 600
 _SENTENCE_START = re.compile(r"(?<=[.!?…”\"])\s+(?=\S)|\n\s*")
 
 
-def document_summaries(index: TranscriptIndex) -> list[dict[str, Any]]:
-    return [document_to_dict(index, document) for document in sorted(index.records)]
+def document_summaries(summaries: list[DocumentSummary]) -> list[dict[str, Any]]:
+    return [document_to_dict(summary) for summary in summaries]
 
 
-def document_detail(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """The transcript's stored text and turns, with its summary. :raises UnknownDocument:"""
-    transcript = index.transcript(document)
+def document_detail(summary: DocumentSummary, transcript: Transcript) -> dict[str, Any]:
+    """The transcript's stored text and turns, with its summary."""
     return {
-        **document_to_dict(index, document),
+        **document_to_dict(summary),
         "text": transcript.text,
         "turns": [{**asdict(turn), "flags": list(turn.flags)} for turn in transcript.turns],
     }
 
 
-def quote_context(
-    index: TranscriptIndex, document: str, start: int, end: int, radius: int = CONTEXT_RADIUS
-) -> dict[str, Any]:
+def quote_context(transcript: Transcript, start: int, end: int, radius: int = CONTEXT_RADIUS) -> dict[str, Any]:
     """The passage of the turn around ``[start:end)``, cut at sentence boundaries where possible.
 
-    :raises UnknownDocument: no such document.
     :raises InvalidRange: the offsets are reversed, outside the text, or not inside one turn.
     """
-    transcript = index.transcript(document)
+    document = transcript.id
     if not 0 <= start < end <= len(transcript.text):
         raise InvalidRange(
             f"start={start}, end={end} is not a range inside {document!r} (0 <= start < end <= {len(transcript.text)})"

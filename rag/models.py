@@ -127,6 +127,15 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
+class DocumentSummary:
+    """A document as listed: its record, its date (header or id) and who speaks in it (questioners left out)."""
+
+    record: DocumentRecord
+    date: str | None
+    speakers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Passage:
     """A chunk returned by retrieval, with its fused score and per-retriever ranks."""
 

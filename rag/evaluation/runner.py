@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.embedders.embedding import Embedder, load_embedder
 from rag.engine import GENERATORS, Engine, open_store
-from rag.errors import EvalConfigError, VerbatimError
+from rag.errors import EvalConfigError, UnknownDocument, VerbatimError
 from rag.evaluation.gates import (
     Delta,
     Gate,
@@ -274,9 +274,10 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
     for document in dict.fromkeys(q.document for q in questions):
         if spec.transcripts is None:
             # No originals given: the index's stored text, checked against its sha256 on load.
-            if document not in engine.index.records:
-                raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index")
-            originals[document] = engine.index.transcript(document)
+            try:
+                originals[document] = engine.transcript(document)
+            except UnknownDocument:
+                raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index") from None
             continue
         path = _original_path(spec, document)
         try:
@@ -289,16 +290,13 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
 def _run_variant(engine: Engine, generator_name: str, variant: Variant, k: int, questions: Sequence[EvalQuestion],
                  originals: dict[str, Transcript], judge: LLMJudge | None, echo: Echo, progress: Progress | None,
                  label: str) -> VariantRun:
-    # No fallback generator: the eval measures the generator asked for, failures included.
-    generator = engine.generator(generator_name)
     started = time.perf_counter()
     results = []
     for question in questions:
-        options = engine.options(
-            k=k, mode=variant.mode, speaker_aware=variant.speaker_aware, document=question.document
-        )
         clock = time.perf_counter()
-        answer = engine.answerer.answer(question.question, generator, options)
+        # No fallback generator: the eval measures the generator asked for, failures included.
+        answer = engine.ask(question.question, generator=generator_name, fallback=False, k=k, mode=variant.mode,
+                            speaker_aware=variant.speaker_aware, document=question.document)
         latency_ms = (time.perf_counter() - clock) * 1000
         judgement = judge.judge(question.question, answer) if judge is not None else None
         results.append(score_question(question, answer, originals[question.document], latency_ms, judgement))
