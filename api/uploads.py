@@ -18,7 +18,7 @@ import anyio
 from pydantic import ValidationError
 
 from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
-from api.jsonbody import loads_strict
+from api.jsonbody import loads_body
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
 from rag.indexing.ingest import commit_prepared, prepare_transcript, remove_document
@@ -77,7 +77,7 @@ def parse_upload(body: bytes, content_type: str, document_id: str | None, format
 
 def _document_in(body: bytes) -> DocumentIn:
     try:
-        raw = loads_strict(body)
+        raw = loads_body(body)
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"the request body is not valid JSON: {exc.msg} (at character {exc.pos})") from exc
     try:

@@ -104,6 +104,25 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
     assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
 
 
+@pytest.mark.parametrize(
+    ("query", "content_type"),
+    [("?id=harbour&format=json", "application/json"), ("?id=harbour", "text/plain")],
+    ids=["format-json", "sniffed-as-json"],
+)
+def test_a_lone_surrogate_in_an_uploaded_json_transcript_is_a_transcript_error(writable, query, content_type):
+    body = b'[{"speaker": "CHAIR", "text": "The pier \\ud800 opens in May."}]'
+    response = writable.post(
+        f"/documents{query}", content=body, headers={"Content-Type": content_type, "X-API-Key": KEY}
+    )
+    assert error_of(response) == (
+        422,
+        "TranscriptError",
+        "upload:harbour:1: invalid JSON (\\ud800 is a lone surrogate, not a character)",
+    )
+    assert response.headers.get("connection") != "close"
+    assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
+
+
 def test_ask_with_dates_filters_instead_of_failing(client):
     answer = client.post("/ask", json={"question": QUESTION, "date_from": "2015-12-01", "date_to": "2015-12-31"})
     assert answer.status_code == 200 and answer.json()["refused"] is False
