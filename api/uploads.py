@@ -18,6 +18,7 @@ import anyio
 from pydantic import ValidationError
 
 from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
+from api.jobs import StageReport
 from api.jsonbody import loads_body
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
@@ -93,20 +94,29 @@ def _document_in(body: bytes) -> DocumentIn:
 
 
 async def ingest_upload(
-    engine: Engine, transcript: Transcript, lock: asyncio.Lock
+    engine: Engine, transcript: Transcript, lock: asyncio.Lock, report: StageReport | None = None
 ) -> tuple[str, dict[str, Any], float]:
     """Index ``transcript`` and reload the engine; returns the status, the record and the seconds taken.
 
     Chunking and embedding (the slow part) run before the lock is taken, so that other writers
-    and the index watcher wait only for the write and the reload.
+    and the index watcher wait only for the write and the reload. ``report`` hears the chunks
+    embedded so far, then that the write started (from a worker thread).
     """
     settings = engine.settings
     started = time.perf_counter()
+
+    def embedded(_label: str, done: int, total: int) -> None:
+        if report is not None:
+            report("embedding", done, total)
+
     prepared = await anyio.to_thread.run_sync(
         lambda: prepare_transcript(
-            transcript, engine.embedder, count_tokens=engine.counter.count, max_tokens=settings.chunk_max_tokens
+            transcript, engine.embedder, count_tokens=engine.counter.count, max_tokens=settings.chunk_max_tokens,
+            progress=embedded,
         )
     )
+    if report is not None:
+        report("writing", len(prepared.chunks), len(prepared.chunks))
     async with lock:
         report = await anyio.to_thread.run_sync(commit_prepared, prepared, settings.index_path, engine.embedder)
         if report.added or report.replaced:
