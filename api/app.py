@@ -160,7 +160,8 @@ def _body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated schema, plus the models routes do not declare themselves (the upload body,
-    which the route reads itself; the data of stream events), and security only where it applies."""
+    which the route reads itself; the data of stream events), security only where it applies, and
+    the configured question limit."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         _, definitions = models_json_schema(
@@ -169,6 +170,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
         if not app.state.settings.reads_require_key:
             _open_reads(schema, app.routes)
+        _limit_questions(schema, app.state.settings.max_question_chars)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -181,3 +183,11 @@ def _open_reads(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
         ):
             for method in route.methods or ():
                 schema["paths"][route.path_format][method.lower()].pop("security", None)
+
+
+def _limit_questions(schema: dict[str, Any], max_chars: int) -> None:
+    """A question longer than ``max_question_chars`` is refused: say so on the question and on ``q``."""
+    schema["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] = max_chars
+    for parameter in schema["paths"]["/search"]["get"]["parameters"]:
+        if parameter["name"] == "q":
+            parameter["schema"]["maxLength"] = max_chars

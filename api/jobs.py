@@ -21,17 +21,29 @@ logger = logging.getLogger("verbatim.api")
 JobStatus = Literal["pending", "running", "done", "failed"]
 
 
+JobStage = Literal["embedding", "writing"]
+# What a job's work is given to say how far it got: the stage, and chunks done of the total.
+StageReport = Callable[[JobStage, int, int], None]
+
+
 @dataclass
 class Job:
-    """One background upload: its state, and the upload result or the error once finished."""
+    """One background upload: its state, how far it got, and the upload result or the error once finished."""
 
     id: str
     status: JobStatus = "pending"
+    progress: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
 
+    def report(self, stage: JobStage, done: int, total: int) -> None:
+        """Called from the worker thread; one assignment, so a poll never sees half an update."""
+        self.progress = {"stage": stage, "chunks_done": done, "chunks_total": total}
+
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "result": self.result, "error": self.error}
+        return {
+            "id": self.id, "status": self.status, "progress": self.progress, "result": self.result, "error": self.error
+        }
 
 
 class JobRegistry:
@@ -42,7 +54,8 @@ class JobRegistry:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
-    def start(self, work: Callable[[], Awaitable[dict[str, Any]]]) -> Job:
+    def start(self, work: Callable[[StageReport], Awaitable[dict[str, Any]]]) -> Job:
+        """Run ``work(report)`` in the background; ``report`` updates the job's progress."""
         job = Job(id=uuid.uuid4().hex)
         self._jobs[job.id] = job
         self._forget_old()
@@ -58,10 +71,10 @@ class JobRegistry:
             raise JobNotFound(f"no job {job_id!r} (finished jobs are forgotten in time, and on a restart)")
         return job
 
-    async def _run(self, job: Job, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    async def _run(self, job: Job, work: Callable[[StageReport], Awaitable[dict[str, Any]]]) -> None:
         job.status = "running"
         try:
-            job.result = await work()
+            job.result = await work(job.report)
             job.status = "done"
         except (VerbatimError, ApiError) as exc:
             job.error = {"type": type(exc).__name__, "message": str(exc)}

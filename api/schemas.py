@@ -285,11 +285,20 @@ class UploadResult(BaseModel):
     seconds: float
 
 
+class JobProgress(BaseModel):
+    """How far a running upload got: chunks embedded (no lock held), then the write (under the lock)."""
+
+    stage: Literal["embedding", "writing"]
+    chunks_done: int = Field(ge=0, description="Chunks embedded so far.")
+    chunks_total: int = Field(ge=0, description="Chunks of the transcript.")
+
+
 class JobPublic(BaseModel):
     """A large upload, indexed in the background: poll ``GET /jobs/{id}`` until done or failed."""
 
     id: str
     status: Literal["pending", "running", "done", "failed"]
+    progress: JobProgress | None = Field(description="How far it got; null until embedding starts.")
     result: UploadResult | None = Field(description="The upload's result, once done.")
     error: ErrorDetail | None = Field(description="Why it failed, once failed.")
 

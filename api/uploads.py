@@ -18,7 +18,8 @@ import anyio
 from pydantic import ValidationError
 
 from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
-from api.jsonbody import loads_strict
+from api.jobs import StageReport
+from api.jsonbody import loads_body
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
 from rag.models import Transcript
@@ -76,7 +77,7 @@ def parse_upload(body: bytes, content_type: str, document_id: str | None, format
 
 def _document_in(body: bytes) -> DocumentIn:
     try:
-        raw = loads_strict(body)
+        raw = loads_body(body)
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"the request body is not valid JSON: {exc.msg} (at character {exc.pos})") from exc
     try:
@@ -92,18 +93,26 @@ def _document_in(body: bytes) -> DocumentIn:
 
 
 async def ingest_upload(
-    engine: Engine, transcript: Transcript, lock: asyncio.Lock
+    engine: Engine, transcript: Transcript, lock: asyncio.Lock, report: StageReport | None = None
 ) -> tuple[str, dict[str, Any], float]:
     """Index ``transcript`` and reload the engine; returns the status, the record and the seconds taken.
 
     Chunking and embedding (the slow part) run before the lock is taken, so that other writers
-    and the index watcher wait only for the write and the reload.
+    and the index watcher wait only for the write and the reload. ``report`` hears the chunks
+    embedded so far, then that the write started (from a worker thread).
     """
     started = time.perf_counter()
-    prepared = await anyio.to_thread.run_sync(engine.prepare, transcript)
+
+    def embedded(_label: str, done: int, total: int) -> None:
+        if report is not None:
+            report("embedding", done, total)
+
+    prepared = await anyio.to_thread.run_sync(lambda: engine.prepare(transcript, progress=embedded))
+    if report is not None:
+        report("writing", len(prepared.chunks), len(prepared.chunks))
     async with lock:
-        report, summary = await anyio.to_thread.run_sync(engine.commit, prepared)
-    status = "added" if report.added else "replaced" if report.replaced else "unchanged"
+        outcome, summary = await anyio.to_thread.run_sync(engine.commit, prepared)
+    status = "added" if outcome.added else "replaced" if outcome.replaced else "unchanged"
     return status, document_to_dict(summary), round(time.perf_counter() - started, 3)
 
 

@@ -239,10 +239,14 @@ class Engine:
             self.reload()
         return report
 
-    def prepare(self, transcript: Transcript) -> PreparedTranscript:
-        """Chunk and embed a transcript (the slow part; no lock held)."""
+    def prepare(self, transcript: Transcript, progress: Progress | None = None) -> PreparedTranscript:
+        """Chunk and embed a transcript (the slow part; no lock held); ``progress`` hears the chunks embedded."""
         return prepare_transcript(
-            transcript, self.embedder, count_tokens=self.counter.count, max_tokens=self.settings.chunk_max_tokens
+            transcript,
+            self.embedder,
+            count_tokens=self.counter.count,
+            max_tokens=self.settings.chunk_max_tokens,
+            progress=progress,
         )
 
     def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:

@@ -149,7 +149,7 @@ def test_ask_refuses_a_speaker_who_never_speaks(client):
     [
         ({"question": ""}, 422, "QuestionError", "the question is empty"),
         ({"question": "   \n "}, 422, "QuestionError", "the question is empty"),
-        ({"question": "why? " * 201}, 422, "QuestionError", "the question is 1004 characters long; the limit is 1000"),
+        ({"question": "why? " * 201}, 422, "QuestionError", "the question is 1005 characters long; the limit is 1000"),
         ({"question": QUESTION, "document": "nope"}, 404, "UnknownDocument", "no document 'nope' in the index"),
         ({"question": QUESTION, "k": 0}, 422, "InvalidRequest", "body.k: Input should be greater than or equal to 1"),
         ({"question": QUESTION, "colour": "red"}, 422, "InvalidRequest", "body.colour: Extra inputs are not permitted"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -10,12 +11,13 @@ from pydantic import SecretStr
 
 from api import create_app
 from api.app import server_options
-from rag.embedders.embedding import Embedder
+from rag.embedders.embedding import Embedder, HashEmbedder
 from rag.engine import Engine
 from rag.errors import ModelError
 from rag.generators.llm import LLMGenerator, ScriptedChat
 from rag.generators.prompts import PromptTemplate
-from tests.conftest import ROOT, SEED_ID
+from rag.indexing.ingest import ingest_files
+from tests.conftest import ROOT, SEED, SEED_ID
 from tests.http_server import error_of, serve, serve_index_copy
 
 QUESTION = "What did Lavrov say about the terrorist list?"
@@ -101,6 +103,25 @@ def test_a_lone_surrogate_in_an_upload_is_invalid_json(writable):
         "InvalidJSON",
         "the request body is not valid JSON: \\ud800 is a lone surrogate, not a character (at character 34)",
     )
+    assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
+
+
+@pytest.mark.parametrize(
+    ("query", "content_type"),
+    [("?id=harbour&format=json", "application/json"), ("?id=harbour", "text/plain")],
+    ids=["format-json", "sniffed-as-json"],
+)
+def test_a_lone_surrogate_in_an_uploaded_json_transcript_is_a_transcript_error(writable, query, content_type):
+    body = b'[{"speaker": "CHAIR", "text": "The pier \\ud800 opens in May."}]'
+    response = writable.post(
+        f"/documents{query}", content=body, headers={"Content-Type": content_type, "X-API-Key": KEY}
+    )
+    assert error_of(response) == (
+        422,
+        "TranscriptError",
+        "upload:harbour:1: invalid JSON (\\ud800 is a lone surrogate, not a character)",
+    )
+    assert response.headers.get("connection") != "close"
     assert [d["id"] for d in writable.get("/documents").json()["documents"]] == [SEED_ID]
 
 
@@ -238,6 +259,32 @@ class BrokenEmbedder:
         raise ModelError("the embedder ran out of memory")
 
 
+class PausingEmbedder:
+    """A real embedder that, once armed, stops at its ``pause_at``-th call until released:
+    an embedding caught in the middle, to look at the service meanwhile."""
+
+    def __init__(self, inner: Embedder, pause_at: int) -> None:
+        self.name, self.dim = inner.name, inner.dim
+        self.inner, self.pause_at = inner, pause_at
+        self.calls: int | None = None  # counted once armed
+        self.paused, self.release = threading.Event(), threading.Event()
+        self._count = threading.Lock()
+
+    def arm(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts):
+        with self._count:
+            if self.calls is not None:
+                self.calls += 1
+            call = self.calls
+        if call == self.pause_at:
+            self.paused.set()
+            if not self.release.wait(timeout=120):
+                raise ModelError("the paused embedder was never released")
+        return self.inner.embed(texts)
+
+
 def _jobs_server(tmp_path, seed_index_path, seed_settings, embedder):
     """A writable server that makes a job of every upload over 2 kB."""
     settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
@@ -256,8 +303,8 @@ def broken_jobs_server(tmp_path, seed_index_path, seed_settings, minilm):
     yield from _jobs_server(tmp_path, seed_index_path, seed_settings, BrokenEmbedder(minilm))
 
 
-def _poll(client: httpx.Client, location: str) -> dict:
-    deadline = time.monotonic() + 60
+def _poll(client: httpx.Client, location: str, deadline_s: float = 60) -> dict:
+    deadline = time.monotonic() + deadline_s
     while True:
         job = client.get(location).json()
         if job["status"] in ("done", "failed") or time.monotonic() > deadline:
@@ -310,3 +357,57 @@ def test_jobs_need_the_key_and_an_existing_id(jobs_server):
         "no job 'nope' (finished jobs are forgotten in time, and on a restart)",
     )
     assert error_of(jobs_server.get("/jobs/nope", headers={"X-API-Key": "wrong"}))[:2] == (401, "InvalidApiKey")
+
+
+@pytest.fixture(scope="module")
+def hash_seed_index(tmp_path_factory, counter):
+    """The seed transcript indexed with the model-free hash embedder (for uploads of thousands of turns)."""
+    path = tmp_path_factory.mktemp("hash-index") / "seed"
+    ingest_files([SEED], path, HashEmbedder(), count_tokens=counter.count, max_tokens=200)
+    return path
+
+
+def _many_turns(count: int) -> list[dict[str, str]]:
+    speakers = ("CHAIR", "HARBOUR MASTER", "CLERK")
+    return [
+        {"speaker": speakers[n % 3], "text": f"Item {n}: the berth fees of pier {n % 40} were read into the record."}
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "turns"),
+    [("hash", 4800), ("minilm", 300)],
+    ids=["4800-turns-hash-embedder", "300-turns-real-model"],
+)
+def test_a_large_upload_embeds_without_the_write_lock_and_reports_progress(
+    tmp_path, seed_index_path, hash_seed_index, seed_settings, minilm, model, turns
+):
+    source, inner = (hash_seed_index, HashEmbedder()) if model == "hash" else (seed_index_path, minilm)
+    embedder = PausingEmbedder(inner, pause_at=3)  # 64 chunks an embedding call: stop after 128
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
+    with serve_index_copy(source, tmp_path / "index", settings, embedder, headers={"X-API-Key": KEY}) as client:
+        embedder.arm()
+        accepted = client.post("/documents", json={"id": "harbour-large", "turns": _many_turns(turns)})
+        assert accepted.status_code == 202, accepted.text
+        location = accepted.headers["location"]
+        assert embedder.paused.wait(timeout=120), "the job never reached its third embedding call"
+        try:
+            assert client.get(location).json()["progress"] == {
+                "stage": "embedding", "chunks_done": 128, "chunks_total": turns
+            }
+            # Writes and reads go on while the job embeds: the write lock is not held.
+            small = client.post("/documents", json={"id": "harbour", "turns": HARBOUR_TURNS})
+            assert (small.status_code, small.json()["status"]) == (201, "added")
+            assert client.delete("/documents/harbour").status_code == 204
+            assert client.get("/search", params={"q": "berth fees"}).status_code == 200
+            assert client.get(location).json()["status"] == "running"
+        finally:
+            embedder.release.set()
+        job = _poll(client, location, deadline_s=600)
+        assert (job["status"], job["error"], job["result"]["status"]) == ("done", None, "added")
+        assert job["progress"] == {"stage": "writing", "chunks_done": turns, "chunks_total": turns}
+        assert {k: job["result"]["document"][k] for k in ("turns", "chunks")} == {"turns": turns, "chunks": turns}
+        last = client.get("/documents/harbour-large").json()["turns"][-1]
+        assert (last["index"], last["text"]) == (turns - 1, _many_turns(turns)[-1]["text"])
+        assert [d["id"] for d in client.get("/documents").json()["documents"]] == ["harbour-large", SEED_ID]

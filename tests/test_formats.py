@@ -320,6 +320,8 @@ def test_names_suffixes_and_document_ids():
         ("x.json", b'[{"speaker": "A", "text": ["hi"]}]', "x.json: turn 0 has a 'text' that is not a string"),
         ("x.json", b'{"words": []}', "x.json: JSON transcript must be a list of turns or an object with one of"),
         ("x.json", b'{"turns": [\n{"speaker": "A",\n "text": }]}', "x.json:3: invalid JSON"),
+        ("x.json", b'[{"speaker": "A",\n  "text": "hi \\ud800"}]',
+         "x.json:2: invalid JSON (\\ud800 is a lone surrogate, not a character)"),
         ("x.docx", b"PK\x03\x04 not really a zip", "x.docx: not a readable .docx file"),
     ],
 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.catalog import CONTEXT_RADIUS, document_detail, document_summaries, quote_context
 from api.deps import EngineDep, JobsDep, ReadAccess, SettingsDep, WriteAccess, WriteLockDep
+from api.jobs import StageReport
 from api.schemas import (
     ContextPublic,
     DocumentDetail,
@@ -123,10 +125,13 @@ async def upload_document(
     AssemblyAI output). An existing id is replaced; identical content is left unchanged. A body larger than
     `VERBATIM_UPLOAD_JOB_MIN_BYTES` is checked, then indexed in the background: 202 and a job."""
     body = await request.body()
-    transcript = parse_upload(body, request.headers.get("content-type", ""), id, format)
+    # Parsing megabytes takes seconds: off the event loop, so that other requests are served meanwhile.
+    transcript = await anyio.to_thread.run_sync(
+        parse_upload, body, request.headers.get("content-type", ""), id, format
+    )
 
-    async def upload() -> dict[str, Any]:
-        status, record, seconds = await ingest_upload(engine, transcript, lock)
+    async def upload(report: StageReport | None = None) -> dict[str, Any]:
+        status, record, seconds = await ingest_upload(engine, transcript, lock, report)
         return {"status": status, "document": record, "seconds": seconds}
 
     if len(body) <= settings.upload_job_min_bytes:

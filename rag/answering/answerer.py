@@ -270,12 +270,16 @@ class Answerer:
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped, or ``QuestionError`` when it is empty or longer than ``max_chars``."""
+    """The question stripped, or ``QuestionError`` when it is empty or longer than ``max_chars``.
+
+    The length counted is the one sent, spaces included, so that the API's ``maxLength`` says
+    exactly what is refused.
+    """
     stripped = (question or "").strip()
     if not stripped:
         raise QuestionError("the question is empty")
-    if len(stripped) > max_chars:
-        raise QuestionError(f"the question is {len(stripped)} characters long; the limit is {max_chars}")
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}")
     return stripped
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from rag.errors import TranscriptError
 from rag.formats.base import Reader, decode_text
+from rag.formats.jsontext import loads_strict
 from rag.formats.timeline import Utterance, transcript_from_utterances
 from rag.models import Transcript
 
@@ -36,7 +37,7 @@ def parse_json(data: bytes | str, document_id: str, source: str) -> Transcript:
     """Parse a JSON transcript; see the module docstring."""
     text = decode_text(data, source)
     try:
-        document = json.loads(text)
+        document = loads_strict(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"invalid JSON ({exc.msg})", source=source, line=exc.lineno) from exc
     key, items = _items(document, source)

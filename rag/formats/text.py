@@ -50,8 +50,13 @@ def transcript_from_text(text: str, document_id: str, source: str, *, reader: st
     if not openers:
         raise TranscriptError(_NO_LABELS, source=source, line=1)
     turns: list[Turn] = []
+    # Line numbers counted on from the previous turn: counting from the start each time took
+    # 27 s for a 4,800-turn upload.
+    line, counted_to = 1, 0
     for index, (match, label, seconds) in enumerate(openers):
         limit = openers[index + 1][0].start() if index + 1 < len(openers) else len(text)
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
         start, end, flags = turn_body(text, match.end(), limit)
         turns.append(
             Turn(
@@ -64,7 +69,7 @@ def transcript_from_text(text: str, document_id: str, source: str, *, reader: st
                 char_end=end,
                 span_start=match.start(),
                 span_end=max(end, match.end()),
-                line=text.count("\n", 0, match.start()) + 1,
+                line=line,
                 flags=flags,
                 media_start=seconds,
             )
