@@ -62,6 +62,8 @@ class BM25Index:
 
     def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
         self._size = len(texts)
+        # Per term: the rows it occurs in and its BM25 term-frequency part there (without the idf,
+        # which depends on which rows are searched).
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         lengths = np.zeros(self._size, dtype=np.float32)
         grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -76,8 +78,7 @@ class BM25Index:
         for term, pairs in grouped.items():
             rows = np.fromiter((row for row, _ in pairs), dtype=np.int64, count=len(pairs))
             tf = np.fromiter((count for _, count in pairs), dtype=np.float32, count=len(pairs))
-            idf = math.log(1 + (self._size - len(pairs) + 0.5) / (len(pairs) + 0.5))
-            self._postings[term] = (rows, idf * tf * (k1 + 1) / (tf + norm[rows]))
+            self._postings[term] = (rows, tf * (k1 + 1) / (tf + norm[rows]))
 
     def __contains__(self, term: str) -> bool:
         return term in self._postings
@@ -96,14 +97,29 @@ class BM25Index:
         """How many content terms each text has."""
         return self._lengths
 
-    def scores(self, query: str, terms: Sequence[str] | None = None) -> np.ndarray:
-        """BM25 score of every text for ``query`` (or for ``terms``; zeros where nothing matches)."""
+    def scores(self, query: str, terms: Sequence[str] | None = None, within: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every text for ``query`` (or for ``terms``; zeros where nothing matches).
+
+        :param within: a mask of the texts searched; a term's rarity (idf) is counted among them,
+            so that a word common in one meeting is not taken for a rare one because the others lack it.
+        """
         totals = np.zeros(self._size, dtype=np.float32)
+        size = self._size if within is None else int(within.sum())
         for term in set(content_terms(query) if terms is None else terms):
             posting = self._postings.get(term)
-            if posting is not None:
-                totals[posting[0]] += posting[1]
+            if posting is None:
+                continue
+            rows, weights = posting
+            if within is not None:
+                kept = within[rows]
+                rows, weights = rows[kept], weights[kept]
+            if len(rows):
+                totals[rows] += _idf(size, len(rows)) * weights
         return totals
+
+
+def _idf(size: int, frequency: int) -> float:
+    return math.log(1 + (size - frequency + 0.5) / (frequency + 0.5))
 
 
 def unknown_share(question: str, vocabulary: BM25Index) -> float:

@@ -44,6 +44,8 @@ class RetrievalTuning:
     # added to their chunks' fused z-score, and ``exchange_boost`` to the chunks next to them.
     speaker_boost: float = 0.0
     exchange_boost: float = 0.0
+    # BM25 idf counted over the searched documents only (all of the index when off).
+    searched_idf: bool = False
 
 
 class Retriever:
@@ -113,7 +115,11 @@ class Retriever:
         if mode in ("dense", "hybrid"):
             signals["dense"] = in_context(cosines)
         if mode in ("bm25", "hybrid"):
-            signals["bm25"] = in_context(self.vocabulary.scores(query, query_terms(query))[rows])
+            within = None
+            if tuning.searched_idf and wanted is not None:
+                within = np.zeros(len(self.index.chunks), dtype=bool)
+                within[rows] = True
+            signals["bm25"] = in_context(self.vocabulary.scores(query, query_terms(query), within)[rows])
         ranks: dict[str, np.ndarray] = {}
         for name, signal in signals.items():
             order = np.argsort(-np.where(allowed, signal, -np.inf), kind="stable")
