@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rag.retrieval.lexical import BM25Index, content_terms, query_terms
+from rag.retrieval.lexical import BM25Index, content_terms, query_terms, weighted_query_terms
 
 # Two meetings: the first talks about the remote all the time, the second never does.
 MEETING_A = [
@@ -43,3 +43,16 @@ def test_a_word_absent_from_the_searched_texts_scores_nothing(index):
     within[len(MEETING_A):] = True
     assert not index.scores("remote", within=within).any()
     assert index.scores("budget", within=within)[len(MEETING_A)] > 0
+
+
+def test_the_when_discussing_clause_weighs_less_than_what_is_asked():
+    weights = weighted_query_terms("What did Marketing think of rubber when discussing the remote case?", 0.5)
+    assert weights == {"market": 1.0, "rubber": 1.0, "remot": 0.5, "case": 0.5}
+    assert weighted_query_terms("What about the remote?", 0.5) == {"remot": 1.0}
+
+
+def test_weighted_terms_scale_their_scores(index):
+    plain = index.scores("", {"rubber": 1.0, "remot": 1.0})
+    halved = index.scores("", {"rubber": 1.0, "remot": 0.5})
+    assert halved[3] < plain[3]
+    assert halved[0] == pytest.approx(plain[0] / 2)

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.embedders.embedding import Embedder
 from rag.indexing.index import TranscriptIndex
-from rag.retrieval.lexical import BM25Index, query_terms
+from rag.retrieval.lexical import BM25Index, weighted_query_terms
 from rag.models import Passage
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -46,6 +46,8 @@ class RetrievalTuning:
     exchange_boost: float = 0.0
     # BM25 idf counted over the searched documents only (all of the index when off).
     searched_idf: bool = False
+    # Weight of the query terms found only in a "when discussing ..." clause (see lexical.py).
+    background_weight: float = 1.0
 
 
 class Retriever:
@@ -119,7 +121,9 @@ class Retriever:
             if tuning.searched_idf and wanted is not None:
                 within = np.zeros(len(self.index.chunks), dtype=bool)
                 within[rows] = True
-            signals["bm25"] = in_context(self.vocabulary.scores(query, query_terms(query), within)[rows])
+            signals["bm25"] = in_context(self.vocabulary.scores(
+                query, weighted_query_terms(query, tuning.background_weight), within
+            )[rows])
         ranks: dict[str, np.ndarray] = {}
         for name, signal in signals.items():
             order = np.argsort(-np.where(allowed, signal, -np.inf), kind="stable")
