@@ -177,7 +177,7 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         context_window=settings.context_window, context_weight=settings.context_weight,
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
         exchange_boost=settings.exchange_boost, searched_idf=settings.searched_idf,
-        background_weight=settings.background_weight,
+        background_weight=settings.background_weight, reply_share=settings.reply_share,
     )
     retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(

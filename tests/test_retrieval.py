@@ -66,3 +66,15 @@ def test_a_search_of_one_document_never_returns_another(index):
     retriever = Retriever(index, HashEmbedder(), tuning=RetrievalTuning(searched_idf=True))
     passages = retriever.search("battery", 10, mode="hybrid", document="finance")
     assert passages and {p.chunk.document for p in passages} == {"finance"}
+
+
+def test_a_named_speakers_reply_takes_the_score_of_the_question_before_it(index):
+    def first(reply_share: float, **options) -> int:
+        tuning = RetrievalTuning(searched_idf=True, speaker_boost=1.0, reply_share=reply_share)
+        return _turns(Retriever(index, HashEmbedder(), tuning=tuning), "beep", **options)[0]
+
+    # Turn 1 (Marketing) says "beep"; the industrial designer's turn 2 answers it without the word.
+    assert first(0.0, prefer_speakers=["INDUSTRIAL DESIGNER"]) == 1
+    assert first(1.0, prefer_speakers=["INDUSTRIAL DESIGNER"]) == 2
+    # Filtered to the designer, the same reply is found only through the question before it.
+    assert first(1.0, speakers=["INDUSTRIAL DESIGNER"]) == 2
