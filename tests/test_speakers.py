@@ -79,3 +79,12 @@ def test_roles_are_named_by_their_full_or_short_title(design_team, question, spe
 def test_a_possessive_with_a_stray_space_names_the_speaker(qmsum_dir):
     directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
     assert directory.mention("Summarize Bethan Owen' s opinion on inspections.").speakers == ("BETHAN OWEN",)
+
+
+def test_an_anonymised_role_is_named_by_the_role_alone(tmp_path):
+    path = tmp_path / "group.txt"
+    path.write_text("PROFESSOR B: Let us start.\n\nGRAD A: The disks are full.\n\nGRAD E: I ordered more.\n", encoding="utf-8")
+    directory = SpeakerDirectory([read_transcript(path)])
+    assert directory.mention("What did the professor think about disks?").speakers == ("B",)
+    assert set(directory.mention("What did the grad say about disks?").speakers) == {"GRAD A", "GRAD E"}
+    assert directory.mention("What did Grad E contribute to the disks?").speakers == ("GRAD E",)

@@ -125,6 +125,10 @@ def _aliases_of(label: str, speaker: str) -> set[str]:
     words = speaker.lower().split()
     if len(words) > 1:
         aliases.add(words[-1])
+    labelled = label.lower().split()
+    if len(labelled) == 2 and len(labelled[1]) == 1:
+        # Anonymised meetings label "PROFESSOR B", "GRAD E"; "the professor" means whichever spoke.
+        aliases.update({labelled[0], label.lower()})
     for part in parenthesised_parts(label):
         if not _RIDING.search(part) and "(" not in part:
             aliases.add(part.lower())
