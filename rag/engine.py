@@ -358,7 +358,8 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         candidate_k=settings.candidate_k, rrf_k=settings.rrf_k, fusion=settings.fusion, dense_weight=settings.dense_weight,
         context_window=settings.context_window, context_weight=settings.context_weight,
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
-        exchange_boost=settings.exchange_boost,
+        exchange_boost=settings.exchange_boost, searched_idf=settings.searched_idf,
+        background_weight=settings.background_weight, reply_share=settings.reply_share,
     )
     retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(
