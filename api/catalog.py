@@ -37,7 +37,9 @@ def quote_context(transcript: Transcript, start: int, end: int, radius: int = CO
         raise InvalidRange(
             f"start={start}, end={end} is not a range inside {document!r} (0 <= start < end <= {len(transcript.text)})"
         )
-    turn = _turn_containing(transcript, start, end)
+    turn = transcript.turn_at(start, end)
+    if turn is None:
+        raise InvalidRange(f"start={start}, end={end} does not fall inside the spoken text of one turn of {document!r}")
     low, high = _window(transcript.text, turn, start, end, radius)
     return {
         "document": document,
@@ -47,15 +49,6 @@ def quote_context(transcript: Transcript, start: int, end: int, radius: int = CO
         "text": transcript.text[low:high],
         "offset": low,
     }
-
-
-def _turn_containing(transcript: Transcript, start: int, end: int) -> Turn:
-    for turn in transcript.turns:
-        if turn.char_start <= start and end <= turn.char_end:
-            return turn
-    raise InvalidRange(
-        f"start={start}, end={end} does not fall inside the spoken text of one turn of {transcript.id!r}"
-    )
 
 
 def _window(text: str, turn: Turn, start: int, end: int, radius: int) -> tuple[int, int]:

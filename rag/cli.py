@@ -15,6 +15,8 @@ import click
 
 from rag.errors import VerbatimError
 from rag.formats import FORMAT_NAMES
+from rag.generators.registry import GENERATOR_NAMES
+from rag.retrieval.retriever import MODES
 from rag.settings import Settings
 
 INDEX_OPTION = click.option(
@@ -111,7 +113,7 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 @click.option("--k", type=int, default=None, help="How many passages.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -135,11 +137,11 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
 
 @main.command()
 @click.argument("question")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None)
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None)
 @click.option("--k", type=int, default=None, help="How many passages to retrieve.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -236,9 +238,9 @@ def show(document: str, index_path: Path | None) -> None:
 @main.command("eval")
 @click.option("--set", "sets", multiple=True, metavar="seed|qmsum|PATH",
               help="An eval set: a name from eval/config.json or a .jsonl file (repeatable; default: seed and qmsum).")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None,
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None,
               help="The generator to evaluate (default: VERBATIM_GENERATOR, extractive).")
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--no-speaker-aware", is_flag=True, help="Do not restrict retrieval to the speakers a question names.")
 @click.option("--variants", "all_variants", is_flag=True,
               help="Run dense, bm25, hybrid and hybrid+speakers and report them side by side.")

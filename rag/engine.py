@@ -8,18 +8,15 @@ from pathlib import Path
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache, validate_question
 from rag.embedders.embedding import Embedder, load_embedder
-from rag.errors import GeneratorError, UnknownDocument
-from rag.generators.extractive import ExtractiveGenerator
-from rag.generators.base import Generator, Message
-from rag.local.gguf import assemble_gguf
+from rag.errors import GeneratorError, ModelError, UnknownDocument
+from rag.generators.base import Generator, GuardedGenerator, Message, UnavailableGenerator
 from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
-from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
+from rag.generators.registry import GENERATOR_NAMES, build_generator
 from rag.indexing.ingest import (
     IngestReport, PreparedTranscript, Progress, commit_prepared, ingest_files, prepare_transcript, remove_document,
 )
 from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
 from rag.models import Answer, DocumentSummary, Passage, Transcript
-from rag.generators.prompts import load_prompt
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
@@ -27,9 +24,6 @@ from rag.stores.base import StoreBackend
 from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 from rag.generators.tokens import TokenCounter
-
-GENERATORS = ("extractive", "openai", "local")
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -141,8 +135,8 @@ class Engine:
         options = self.options(snapshot, **filters)
         validate_question(text, options.max_question_chars)
         name = generator or self.settings.generator
-        if name not in GENERATORS:
-            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
+        if name not in GENERATOR_NAMES:
+            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
         turns = self.settings.history_turns
         kept = tuple(Message(role, content) for role, content in history if content.strip())  # type: ignore[arg-type]
         return Question(text, options, name, kept[-turns:] if turns else (), snapshot)
@@ -155,7 +149,12 @@ class Engine:
         :param fallback: when an LLM generator fails, answer with the extractive one (labelled ``fallback``).
         :param wrap: applied to each generator before use (the API's cancellation check).
         """
-        chosen = self.generator(question.generator)
+        try:
+            chosen = self.generator(question.generator)
+        except (GeneratorError, ModelError) as exc:
+            if not fallback or question.generator == "extractive":
+                raise
+            chosen = UnavailableGenerator(question.generator, exc)
         backup = self.generator("extractive") if fallback and chosen.name != "extractive" else None
         if wrap is not None:
             chosen = wrap(chosen)
@@ -247,6 +246,7 @@ class Engine:
             count_tokens=self.counter.count,
             max_tokens=self.settings.chunk_max_tokens,
             progress=progress,
+            batch=self.settings.ingest_batch_size,
         )
 
     def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:
@@ -277,34 +277,16 @@ class Engine:
     def generator(self, name: str | None = None) -> Generator:
         """The generator called ``name`` (default: the configured one), built once."""
         name = name or self.settings.generator
-        if name not in GENERATORS:
-            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
         if name not in self._generators:
-            self._generators[name] = self._build_generator(name)
+            self._generators[name] = build_generator(name, self.settings, self.embedder, self.counter)
         return self._generators[name]
 
     def use_generator(self, name: str, generator: Generator) -> None:
         """Answer with ``generator`` for ``name`` instead of building it from the settings
         (a backend built elsewhere, or a fake such as ``LLMGenerator(ScriptedChat(...))``)."""
-        if name not in GENERATORS:
-            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
-        self._generators[name] = generator
-
-    def _build_generator(self, name: str) -> Generator:
-        s = self.settings
-        if name == "extractive":
-            return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
-        template = load_prompt("answer.j2", s.prompts_dir)
-        if name == "openai":
-            if not s.openai_base_url:
-                raise GeneratorError("the openai generator needs VERBATIM_OPENAI_BASE_URL")
-            chat = OpenAIChat(s.openai_base_url, s.openai_model, s.openai_api_key.get_secret_value(), s.llm_timeout_s)
-        else:
-            model_path = assemble_gguf(s.local_model, s.cache_dir / "models")
-            chat = LlamaCppChat(model_path, s.llm_context_tokens, s.local_threads)
-        return LLMGenerator(
-            chat, template, self.counter.count, context_tokens=s.llm_context_tokens, max_tokens=s.llm_max_tokens
-        )
+        if name not in GENERATOR_NAMES:
+            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
+        self._generators[name] = GuardedGenerator(generator)
 
 
 def ingest(
@@ -316,7 +298,7 @@ def ingest(
     counter = TokenCounter(settings.tokenizer_encoding)
     return ingest_files(
         list(paths), open_store(settings, index_path), embedder, format=format, count_tokens=counter.count,
-        max_tokens=settings.chunk_max_tokens, progress=progress,
+        max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
     )
 
 
@@ -360,6 +342,7 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
         exchange_boost=settings.exchange_boost, searched_idf=settings.searched_idf,
         background_weight=settings.background_weight, reply_share=settings.reply_share,
+        bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
     )
     retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(

@@ -24,7 +24,7 @@ def press_index(tmp_path_factory, minilm, counter) -> Path:
     for path in [SEED, *(REAL_FORMATS / name for name in REAL_FORMAT_FILES)]:
         shutil.copy(path, folder / path.name)
     index_path = tmp_path_factory.mktemp("index") / "press"
-    report = ingest_files([folder], index_path, minilm, count_tokens=counter.count, max_tokens=200)
+    report = ingest_files([folder], index_path, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     assert report.rejected == [] and report.skipped == [] and len(report.added) == 9
     return index_path
 

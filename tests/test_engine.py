@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.engine import Engine, ingest
-from rag.errors import UnknownDocument
+from rag.errors import GeneratorError, UnknownDocument
 from rag.formats.text import parse_text
 from rag.settings import Settings
 
@@ -53,6 +53,26 @@ def test_a_question_is_answered_from_the_snapshot_it_was_checked_against(engine)
         engine.transcript("council")
     answer = engine.answer(question)
     assert [c.quote for c in answer.citations] == [BUDGET]
+
+
+def test_a_generator_that_cannot_be_built_is_answered_for_by_the_extractive_one(engine):
+    # No VERBATIM_OPENAI_BASE_URL: building the openai generator fails with a GeneratorError.
+    answer = engine.ask(QUESTION, generator="openai")
+    assert (answer.generator, answer.fallback, [c.quote for c in answer.citations]) == ("extractive", True, [BUDGET])
+    with pytest.raises(GeneratorError, match="VERBATIM_OPENAI_BASE_URL"):
+        engine.ask(QUESTION, generator="openai", fallback=False)
+
+
+def test_a_generator_failing_with_a_foreign_error_type_reaches_the_fallback(engine):
+    class Broken:
+        name = "openai"
+
+        def generate(self, question, passages, history=(), focus=None):
+            return {}["a bug, not a GeneratorError"]
+
+    engine.use_generator("openai", Broken())
+    answer = engine.ask(QUESTION, generator="openai")
+    assert (answer.generator, answer.fallback, [c.quote for c in answer.citations]) == ("extractive", True, [BUDGET])
 
 
 def test_documents_speakers_status_and_search_read_one_loaded_index(engine):

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.embedders.embedding import Embedder, load_embedder
-from rag.engine import GENERATORS, Engine, open_store
+from rag.engine import Engine, ingest
+from rag.generators.registry import GENERATOR_NAMES
 from rag.errors import EvalConfigError, UnknownDocument, VerbatimError
 from rag.evaluation.gates import (
     Delta,
@@ -43,12 +44,11 @@ from rag.evaluation.metrics import (
     summarize,
 )
 from rag.formats import read_transcript
-from rag.indexing.ingest import Progress, ingest_files
+from rag.indexing.ingest import Progress
 from rag.generators.llm import OpenAIChat
 from rag.models import Transcript
 from rag.generators.prompts import load_prompt
 from rag.settings import Settings
-from rag.generators.tokens import TokenCounter
 
 # Evaluation runs from a checkout: its sets, thresholds, baselines and reports live in eval/ beside
 # the package, and are not installed with it.
@@ -210,8 +210,8 @@ def exit_code(set_runs: Sequence[SetRun]) -> int:
 
 
 def _validate(request: EvalRequest, generator: str, set_count: int) -> None:
-    if generator not in GENERATORS:
-        raise EvalConfigError(f"unknown generator {generator!r}; choose one of {GENERATORS}")
+    if generator not in GENERATOR_NAMES:
+        raise EvalConfigError(f"unknown generator {generator!r}; choose one of {GENERATOR_NAMES}")
     if request.limit is not None and request.limit < 1:
         raise EvalConfigError("--limit must be at least 1")
     if request.k is not None and request.k < 1:
@@ -248,12 +248,7 @@ def _engine_for(spec: SetSpec, questions: Sequence[EvalQuestion], index_path: Pa
     """Load the set's index, first adding or refreshing its transcripts when the set names a folder."""
     if spec.transcripts is not None:
         files = [_original_path(spec, document) for document in dict.fromkeys(q.document for q in questions)]
-        counter = TokenCounter(settings.tokenizer_encoding)
-        report = ingest_files(
-            files, open_store(settings, index_path), embedder, count_tokens=counter.count,
-            max_tokens=settings.chunk_max_tokens,
-            progress=progress,
-        )
+        report = ingest(settings, files, embedder, index_path=index_path, progress=progress)
         if report.added or report.replaced:
             changed = len(report.added) + len(report.replaced)
             echo(f"indexed {changed} transcript(s) of {spec.name} into {_shown(index_path)} "
