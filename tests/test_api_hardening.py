@@ -135,6 +135,45 @@ def test_ask_with_dates_filters_instead_of_failing(client):
     )
 
 
+# Request bodies mean what their schema says ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("k", "kind"), [("3", "str"), (True, "bool")])
+def test_a_number_sent_as_text_or_a_boolean_is_not_an_integer(client, k, kind):
+    response = client.post("/ask", json={"question": QUESTION, "k": k})
+    assert error_of(response) == (422, "InvalidRequest", f"body.k: Input should be a valid integer, not {kind}")
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says(client):
+    response = client.post("/ask", json={"question": QUESTION, "k": 3.0})
+    assert response.status_code == 200 and len(response.json()["passages"]) == 3
+
+
+def test_stream_must_be_a_boolean(client):
+    body = {"model": "verbatim", "stream": "yes", "messages": [{"role": "user", "content": QUESTION}]}
+    assert error_of(client.post("/v1/chat/completions", json=body)) == (
+        422,
+        "InvalidRequest",
+        "body.stream: Input should be a valid boolean",
+    )
+
+
+def test_an_upload_sends_text_or_turns_and_never_null(writable, client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["DocumentIn"]
+    assert schema["oneOf"] == [{"required": ["text"]}, {"required": ["turns"]}]
+    assert (schema["properties"]["text"]["type"], schema["properties"]["turns"]["type"]) == ("string", "array")
+    response = writable.post(
+        "/documents", json={"id": "harbour", "text": None, "turns": HARBOUR_TURNS}, headers={"X-API-Key": KEY}
+    )
+    assert error_of(response) == (422, "InvalidRequest", "text: Input should be left out rather than null")
+    response = writable.post("/documents", json={"id": "harbour"}, headers={"X-API-Key": KEY})
+    assert error_of(response) == (
+        422,
+        "InvalidRequest",
+        "send exactly one of 'text' (press-style transcript) or 'turns' (a list of {speaker, text})",
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [("PATCH", "/documents", "GET, POST"), ("PUT", f"/documents/{SEED_ID}", "GET, DELETE"), ("GET", "/ask", "POST")],
