@@ -226,6 +226,8 @@ def test_a_foreign_host_is_refused_even_with_its_own_origin(client, server):
     assert error_of(client.get("/documents", headers={"Host": "evil.example"}))[:2] == (400, "HostNotAllowed")
     for host in ("localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert client.get("/speakers", headers={"Host": host}).status_code == 200, host
+    for host in ("localhost:80@evil.example", "[::1]evil.example", "localhost:http", ""):
+        assert error_of(client.get("/speakers", headers={"Host": host}))[:2] == (400, "HostNotAllowed"), host
 
 
 def test_allowed_hosts_take_the_configured_host_and_a_wildcard(seed_settings, seed_engine):
