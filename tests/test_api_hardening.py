@@ -452,3 +452,29 @@ def test_a_large_upload_embeds_without_the_write_lock_and_reports_progress(
         last = client.get("/documents/harbour-large").json()["turns"][-1]
         assert (last["index"], last["text"]) == (turns - 1, _many_turns(turns)[-1]["text"])
         assert [d["id"] for d in client.get("/documents").json()["documents"]] == ["harbour-large", SEED_ID]
+
+
+# A replaced document is answered from its new text -----------------------------------------------
+
+BUDGET = "The school budget rises by four percent next year."
+WEATHER = "It rained all week long over the old harbour town."
+
+
+def test_a_replaced_document_with_its_sentences_swapped_is_quoted_where_the_words_now_are(writable):
+    # The probe's stale cache: the two sentences are equally long, so after the swap the first one
+    # has the old offsets but the other words; the answer must follow the words.
+    assert len(BUDGET) == len(WEATHER)
+    question = {"question": "What did Alice say about the school budget?", "document": "town"}
+    auth = {"X-API-Key": KEY}
+    quoted = []
+    for text, status in ((f"{BUDGET} {WEATHER}", "added"), (f"{WEATHER} {BUDGET}", "replaced")):
+        body = {"id": "town", "turns": [{"speaker": "ALICE", "text": text}]}
+        upload = writable.post("/documents", json=body, headers=auth)
+        assert (upload.status_code, upload.json()["status"]) == (201, status)
+        stored = writable.get("/documents/town").json()["text"]
+        answer = writable.post("/ask", json=question).json()
+        assert answer["refused"] is False, answer
+        first = answer["citations"][0]
+        assert stored[first["char_start"] : first["char_end"]] == first["quote"]
+        quoted.append((first["quote"], first["char_start"] - stored.index(text)))
+    assert quoted == [(BUDGET, 0), (BUDGET, len(WEATHER) + 1)]
