@@ -45,12 +45,18 @@ class HostGuardMiddleware:
 
 
 def _host_name(host: str) -> str:
-    """The name of a ``Host`` value, lower case, without its port: ``[::1]:8000`` is ``::1``."""
+    """The name of a ``Host`` value, lower case, without its port: ``[::1]:8000`` is ``::1``.
+
+    A port that is not digits (``localhost:80@evil.example``) makes the value no name at all.
+    """
     host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
+    if host.startswith("[") and "]" in host:
+        name, port = host[1 : host.find("]")], host[host.find("]") + 1 :]
+        return name if port in ("", ":") or (port[:1] == ":" and port[1:].isdigit()) else ""
     if host.count(":") == 1:  # name:port (a bare IPv6 address has several colons)
-        host = host.split(":")[0]
+        host, port = host.split(":")
+        if port and not port.isdigit():  # "name:" has an empty port, which URI syntax allows
+            return ""
     return host.rstrip(".")
 
 

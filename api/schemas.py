@@ -7,9 +7,11 @@ what ``rag ask --json`` prints.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from rag.formats import FORMAT_NAMES
 from rag.generators.registry import GENERATOR_NAMES
@@ -22,6 +24,22 @@ DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 # Documents a question that must hold a word; the check itself stays in ``validate_question``, so that
 # a blank one is a QuestionError like in the library.
 NON_BLANK: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+
+
+def _number_not_text(value: Any) -> Any:
+    # pydantic's lax mode reads "3" and true as 3: the schema says integer, so they are refused.
+    if isinstance(value, (str, bool)):
+        kind = type(value).__name__
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not {kind}", {"kind": kind})
+    return value
+
+
+# How many passages, in a JSON body: 3 (or 3.0, which JSON Schema counts as an integer), never "3" or true.
+PassageCount = Annotated[int, Field(ge=1, le=100), BeforeValidator(_number_not_text)]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 # Errors ---------------------------------------------------------------------------------------
@@ -52,9 +70,14 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error statuses, all typed ``ErrorResponse``."""
-    return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+def error_responses(*codes: int, described: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses, all typed ``ErrorResponse``;
+    ``described`` says, for an operation, what its input rules are beyond what the schema can state."""
+    described = described or {}
+    return {
+        code: {"model": ErrorResponse, "description": described.get(code, _ERROR_DESCRIPTIONS[code])}
+        for code in codes
+    }
 
 
 def sse_response(description: str, events: dict[str | None, str | None]) -> dict[str, Any]:
@@ -101,7 +124,7 @@ class AskRequest(BaseModel):
         description="The question; empty or longer than the configured limit is refused.",
         json_schema_extra=NON_BLANK,
     )
-    k: int | None = Field(None, ge=1, le=100, description="How many passages to retrieve.")
+    k: PassageCount | None = Field(None, description="How many passages to retrieve.")
     speaker: str | None = Field(None, description="Only this speaker's turns (a name, surname or office).")
     document: str | None = Field(None, description="Only this document.")
     date_from: date | None = Field(None, description="Only documents dated on or after this day.")
@@ -273,12 +296,27 @@ class TurnIn(BaseModel):
 class DocumentIn(BaseModel):
     """An uploaded transcript: press-style ``text`` or a list of ``turns`` (exactly one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says "exactly one of": the check itself stays in ``api.uploads`` with its own message.
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["turns"]}]}
+    )
 
     id: str = Field(pattern=DOCUMENT_ID_PATTERN, description="The document id, e.g. 'budget-hearing-2024'.")
-    text: str | None = Field(None, description="Press-style text: 'SPEAKER: words' lines.")
-    turns: list[TurnIn] | None = Field(None, description="Turns as {speaker, text} objects.")
+    # Absent, never null: the schema shows only the value's type, and an explicit null is refused.
+    text: str | SkipJsonSchema[None] = Field(
+        None, description="Press-style text: 'SPEAKER: words' lines.", json_schema_extra=_without_default
+    )
+    turns: list[TurnIn] | SkipJsonSchema[None] = Field(
+        None, description="Turns as {speaker, text} objects.", json_schema_extra=_without_default
+    )
     source: str | None = Field(None, max_length=500, description="Where the transcript comes from.")
+
+    @field_validator("text", "turns", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_value", "Input should be left out rather than null")
+        return value
 
 
 class UploadResult(BaseModel):
@@ -344,8 +382,8 @@ class ChatCompletionRequest(BaseModel):
 
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool = False
-    k: int | None = Field(None, ge=1, le=100, description="Verbatim extension: passages to retrieve.")
+    stream: StrictBool = False
+    k: PassageCount | None = Field(None, description="Verbatim extension: passages to retrieve.")
     speaker: str | None = Field(None, description="Verbatim extension: only this speaker's turns.")
     document: str | None = Field(None, description="Verbatim extension: only this document.")
 

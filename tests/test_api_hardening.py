@@ -135,6 +135,45 @@ def test_ask_with_dates_filters_instead_of_failing(client):
     )
 
 
+# Request bodies mean what their schema says ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("k", "kind"), [("3", "str"), (True, "bool")])
+def test_a_number_sent_as_text_or_a_boolean_is_not_an_integer(client, k, kind):
+    response = client.post("/ask", json={"question": QUESTION, "k": k})
+    assert error_of(response) == (422, "InvalidRequest", f"body.k: Input should be a valid integer, not {kind}")
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says(client):
+    response = client.post("/ask", json={"question": QUESTION, "k": 3.0})
+    assert response.status_code == 200 and len(response.json()["passages"]) == 3
+
+
+def test_stream_must_be_a_boolean(client):
+    body = {"model": "verbatim", "stream": "yes", "messages": [{"role": "user", "content": QUESTION}]}
+    assert error_of(client.post("/v1/chat/completions", json=body)) == (
+        422,
+        "InvalidRequest",
+        "body.stream: Input should be a valid boolean",
+    )
+
+
+def test_an_upload_sends_text_or_turns_and_never_null(writable, client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["DocumentIn"]
+    assert schema["oneOf"] == [{"required": ["text"]}, {"required": ["turns"]}]
+    assert (schema["properties"]["text"]["type"], schema["properties"]["turns"]["type"]) == ("string", "array")
+    response = writable.post(
+        "/documents", json={"id": "harbour", "text": None, "turns": HARBOUR_TURNS}, headers={"X-API-Key": KEY}
+    )
+    assert error_of(response) == (422, "InvalidRequest", "text: Input should be left out rather than null")
+    response = writable.post("/documents", json={"id": "harbour"}, headers={"X-API-Key": KEY})
+    assert error_of(response) == (
+        422,
+        "InvalidRequest",
+        "send exactly one of 'text' (press-style transcript) or 'turns' (a list of {speaker, text})",
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [("PATCH", "/documents", "GET, POST"), ("PUT", f"/documents/{SEED_ID}", "GET, DELETE"), ("GET", "/ask", "POST")],
@@ -187,6 +226,8 @@ def test_a_foreign_host_is_refused_even_with_its_own_origin(client, server):
     assert error_of(client.get("/documents", headers={"Host": "evil.example"}))[:2] == (400, "HostNotAllowed")
     for host in ("localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert client.get("/speakers", headers={"Host": host}).status_code == 200, host
+    for host in ("localhost:80@evil.example", "[::1]evil.example", "localhost:http", ""):
+        assert error_of(client.get("/speakers", headers={"Host": host}))[:2] == (400, "HostNotAllowed"), host
 
 
 def test_allowed_hosts_take_the_configured_host_and_a_wildcard(seed_settings, seed_engine):
@@ -411,3 +452,29 @@ def test_a_large_upload_embeds_without_the_write_lock_and_reports_progress(
         last = client.get("/documents/harbour-large").json()["turns"][-1]
         assert (last["index"], last["text"]) == (turns - 1, _many_turns(turns)[-1]["text"])
         assert [d["id"] for d in client.get("/documents").json()["documents"]] == ["harbour-large", SEED_ID]
+
+
+# A replaced document is answered from its new text -----------------------------------------------
+
+BUDGET = "The school budget rises by four percent next year."
+WEATHER = "It rained all week long over the old harbour town."
+
+
+def test_a_replaced_document_with_its_sentences_swapped_is_quoted_where_the_words_now_are(writable):
+    # The probe's stale cache: the two sentences are equally long, so after the swap the first one
+    # has the old offsets but the other words; the answer must follow the words.
+    assert len(BUDGET) == len(WEATHER)
+    question = {"question": "What did Alice say about the school budget?", "document": "town"}
+    auth = {"X-API-Key": KEY}
+    quoted = []
+    for text, status in ((f"{BUDGET} {WEATHER}", "added"), (f"{WEATHER} {BUDGET}", "replaced")):
+        body = {"id": "town", "turns": [{"speaker": "ALICE", "text": text}]}
+        upload = writable.post("/documents", json=body, headers=auth)
+        assert (upload.status_code, upload.json()["status"]) == (201, status)
+        stored = writable.get("/documents/town").json()["text"]
+        answer = writable.post("/ask", json=question).json()
+        assert answer["refused"] is False, answer
+        first = answer["citations"][0]
+        assert stored[first["char_start"] : first["char_end"]] == first["quote"]
+        quoted.append((first["quote"], first["char_start"] - stored.index(text)))
+    assert quoted == [(BUDGET, 0), (BUDGET, len(WEATHER) + 1)]

@@ -35,6 +35,11 @@ CHECKS = [
 ]
 
 
+# Operations whose 422 also enforces rules no JSON Schema can state, as their 422 description says
+# (a transcript must have speakers; a quote's range must lie inside one turn): a schema-valid request
+# may be refused there, so "schema-valid requests are accepted" is not checked on them.
+CONTENT_RULES = {("POST", "/documents"), ("GET", "/documents/{document_id}/context")}
+
 # The document as the app generates it; the cases are then sent to a served app over HTTP.
 schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).openapi())
 
@@ -56,4 +61,6 @@ def base_url(seed_settings, seed_engine):
     suppress_health_check=list(HealthCheck),
 )
 def test_the_service_keeps_the_promises_of_its_openapi_document(case, base_url):
-    case.call_and_validate(base_url=base_url, checks=CHECKS)
+    rules = (case.operation.method.upper(), case.operation.path) in CONTENT_RULES
+    excluded = [positive_data_acceptance] if rules else []
+    case.call_and_validate(base_url=base_url, checks=CHECKS, excluded_checks=excluded)

@@ -66,7 +66,13 @@ async def get_document(document_id: str, engine: EngineDep) -> dict[str, Any]:
     "/documents/{document_id}/context",
     response_model=ContextPublic,
     dependencies=[ReadAccess],
-    responses=error_responses(401, 404, 422, 429, 503),
+    responses=error_responses(
+        401, 404, 422, 429, 503,
+        described={
+            422: "InvalidRange: `end` is not after `start`, runs past the document's text, or the range is not "
+            "inside the spoken text of one turn (rules a schema cannot state); or a parameter is invalid."
+        },
+    ),
     summary="The passage around a quotation",
 )
 async def get_context(
@@ -104,7 +110,14 @@ async def list_speakers(
             "description": "A large upload: indexed in the background; poll the job at the Location header.",
             "headers": {"Location": {"description": "The job: /jobs/{id}.", "schema": {"type": "string"}}},
         },
-        **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+        **error_responses(
+            400, 401, 403, 413, 415, 422, 429, 503,
+            described={
+                422: "TranscriptError: the transcript cannot be read in its format (no speaker labels, malformed "
+                "captions, turns that are not {speaker, text}; the message names the line), a rule a schema cannot "
+                "state; or InvalidRequest: an id in the query that differs from the body's, or a file without ?id=."
+            },
+        ),
     },
     openapi_extra=_UPLOAD_BODY,
     summary="Upload a transcript (needs the API key)",
