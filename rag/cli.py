@@ -87,12 +87,12 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 
     Example: rag ingest data/transcripts/ briefing.vtt
     """
-    from rag.embedders.embedding import load_embedder
+    from rag.engine import configured_embedder
     from rag.indexing.ingest import ingest_files
     from rag.generators.tokens import TokenCounter
 
     settings = _settings(index_path)
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = configured_embedder(settings)
     counter = TokenCounter(settings.tokenizer_encoding)
 
     report = ingest_files(
@@ -112,6 +112,24 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
         if not report.rejected:
             click.echo("no transcript found in " + ", ".join(map(str, paths)), err=True)
         sys.exit(1)
+
+
+@main.command("export-embedder")
+@click.option("--variant", "variants", multiple=True, type=click.Choice(["int8", "fp32"]),
+              help="Which export (repeatable; default: both).")
+@click.option("--force", is_flag=True, help="Export again even if the files are there.")
+@_friendly_errors
+def export_embedder(variants: tuple[str, ...], force: bool) -> None:
+    """Export the packaged embedding model to ONNX (once, offline; needs torch) into VERBATIM_CACHE_DIR/embedders.
+
+    The minilm-int8 and minilm-fp32 embedders then run without torch. Example: rag export-embedder
+    """
+    from rag.embedders.onnx_export import VARIANTS, ensure_exported, export_minilm
+
+    models_dir = _settings(None).embedders_dir
+    for variant in variants or VARIANTS:
+        folder = export_minilm(variant, models_dir, replace=True) if force else ensure_exported(variant, models_dir)
+        click.echo(f"{variant}: {folder}")
 
 
 @main.command()

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache
-from rag.embedders.embedding import Embedder, load_embedder
+from rag.embedders.embedding import Embedder, EmbedderConfig, load_embedder
 from rag.errors import GeneratorError, UnknownDocument
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.base import Generator
-from rag.local.gguf import assemble_gguf
 from rag.indexing.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
-from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
 from rag.indexing.persons import SpeakerMap
-from rag.generators.prompts import load_prompt
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import filter_documents
 from rag.settings import Settings
 from rag.retrieval.speakers import SpeakerDirectory
-from rag.generators.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from rag.generators.tokens import TokenCounter
 
 GENERATORS = ("extractive", "openai", "local")
 
@@ -43,16 +44,21 @@ class Engine:
 
     settings: Settings
     embedder: Embedder
-    counter: TokenCounter
     snapshot: Snapshot
     _generators: dict[str, Generator] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None, index_path: Path | None = None) -> Engine:
         """Load the embedder and the index at ``index_path`` (default: the settings')."""
-        embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
-        counter = TokenCounter(settings.tokenizer_encoding)
-        return cls(settings, embedder, counter, load_snapshot(settings, embedder, index_path))
+        embedder = embedder or configured_embedder(settings)
+        return cls(settings, embedder, load_snapshot(settings, embedder, index_path))
+
+    @cached_property
+    def counter(self) -> TokenCounter:
+        """The LLM prompts' token counter, built when first needed: extractive answers never count tokens."""
+        from rag.generators.tokens import TokenCounter
+
+        return TokenCounter(self.settings.tokenizer_encoding)
 
     @property
     def index(self) -> TranscriptIndex:
@@ -128,6 +134,11 @@ class Engine:
         s = self.settings
         if name == "extractive":
             return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
+        # The LLM generators' modules (jinja2, and openai or llama_cpp when called) load only when asked for.
+        from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
+        from rag.generators.prompts import load_prompt
+        from rag.local.gguf import assemble_gguf
+
         template = load_prompt("answer.j2", s.prompts_dir)
         if name == "openai":
             if not s.openai_base_url:
@@ -139,6 +150,14 @@ class Engine:
         return LLMGenerator(
             chat, template, self.counter.count, context_tokens=s.llm_context_tokens, max_tokens=s.llm_max_tokens
         )
+
+
+def configured_embedder(settings: Settings) -> Embedder:
+    """The embedder ``settings`` name, with its query cache."""
+    config = EmbedderConfig(
+        batch_size=settings.embed_batch_size, models_dir=settings.embedders_dir, threads=settings.embed_threads
+    )
+    return load_embedder(settings.embedder, config, query_cache=settings.query_cache_size)
 
 
 def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:

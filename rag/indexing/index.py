@@ -190,7 +190,8 @@ class TranscriptIndex:
         if embedder_name is not None and manifest.get("embedder") != embedder_name:
             raise IndexMismatch(
                 f"index {path} was built with embedder {manifest.get('embedder')!r}, "
-                f"but {embedder_name!r} is configured; rebuild it or change VERBATIM_EMBEDDER"
+                f"but {embedder_name!r} is configured (vectors of two embedders never mix): delete the index and "
+                f"run 'rag ingest' again, or set VERBATIM_EMBEDDER to the embedder that built it"
             )
         try:
             index = cls(manifest["embedder"], int(manifest["dim"]))
