@@ -330,18 +330,28 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: VERBATIM_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: VERBATIM_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes, each with its own copy of the index (default: VERBATIM_WORKERS or 1).")
 @INDEX_OPTION
 @_friendly_errors
-def serve(host: str | None, port: int | None, index_path: Path | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, index_path: Path | None) -> None:
     """Serve the HTTP API, the chat widget (/widget.js) and a demo page (/).
 
-    Example: rag serve --port 8000, then open http://127.0.0.1:8000/
+    Example: rag serve --port 8000 --workers 2, then open http://127.0.0.1:8000/
     """
+    import os
+
     import uvicorn
 
     from api.app import create_app, server_options
 
-    settings = _settings(index_path, host=host, port=port)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", **server_options(settings)
-    )
+    settings = _settings(index_path, host=host, port=port, workers=workers)
+    options = dict(host=settings.host, port=settings.port, log_level="info", **server_options(settings))
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its app from the environment (Settings()), so this command's
+    # overrides travel there as the variables they stand for.
+    os.environ["VERBATIM_INDEX_PATH"] = str(settings.index_path.resolve())
+    os.environ["VERBATIM_HOST"] = settings.host
+    uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **options)

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     # HTTP service.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Server processes for `rag serve` (each loads the index and the embedder; the rate limit is per process).
+    workers: int = Field(1, ge=1, le=64)
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []

@@ -73,13 +73,16 @@ def test_onnx_embedder_is_named_by_its_model_files_sha256(variant):
     assert embedder.dim == 384
 
 
-def test_onnx_vectors_are_unit_length_and_batch_independent():
-    embedder = load_embedder("minilm-int8", CONFIG)
+@pytest.mark.parametrize(("variant", "min_cosine"), [("fp32", 0.99999), ("int8", 0.99)])
+def test_onnx_vectors_are_unit_length_whatever_they_are_batched_with(variant, min_cosine):
+    """Padding never leaks into a vector. The int8 model quantises activations per batch (dynamic
+    quantisation), so a text's vector moves slightly with its batch-mates; fp32's does not."""
+    embedder = load_embedder(f"minilm-{variant}", CONFIG)
     texts = ["What did Lavrov say about the terrorist list?", "Yes.", "word " * 400]
     together = embedder.embed(texts)
     alone = np.vstack([embedder.embed([text]) for text in texts])
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
-    assert np.allclose(together, alone, atol=1e-5)
+    assert (together * alone).sum(axis=1).min() >= min_cosine
     assert embedder.embed([]).shape == (0, 384)
 
 
