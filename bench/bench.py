@@ -20,8 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.embedders.embedding import load_embedder  # noqa: E402
-from rag.engine import Engine  # noqa: E402
+from rag.engine import Engine, configured_embedder  # noqa: E402
 from rag.indexing.ingest import expand_paths, ingest_files  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.generators.tokens import TokenCounter  # noqa: E402
@@ -92,7 +91,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="passes over each question set")
     args = parser.parse_args()
     started = time.perf_counter()
-    embedder = load_embedder(Settings().embedder)
+    embedder = configured_embedder(Settings())
     counter = TokenCounter(Settings().tokenizer_encoding)
     load_s = time.perf_counter() - started
     rows = [bench_corpus(name, paths, qs, args.repeat, embedder, counter) for name, (paths, qs) in CORPORA.items()]

@@ -108,6 +108,24 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
         sys.exit(1)
 
 
+@main.command("export-embedder")
+@click.option("--variant", "variants", multiple=True, type=click.Choice(["int8", "fp32"]),
+              help="Which export (repeatable; default: both).")
+@click.option("--force", is_flag=True, help="Export again even if the files are there.")
+@_friendly_errors
+def export_embedder(variants: tuple[str, ...], force: bool) -> None:
+    """Export the packaged embedding model to ONNX (once, offline; needs torch) into VERBATIM_CACHE_DIR/embedders.
+
+    The minilm-int8 and minilm-fp32 embedders then run without torch. Example: rag export-embedder
+    """
+    from rag.embedders.onnx_export import VARIANTS, ensure_exported, export_minilm
+
+    models_dir = _settings(None).embedders_dir
+    for variant in variants or VARIANTS:
+        folder = export_minilm(variant, models_dir, replace=True) if force else ensure_exported(variant, models_dir)
+        click.echo(f"{variant}: {folder}")
+
+
 @main.command()
 @click.argument("query")
 @click.option("--k", type=int, default=None, help="How many passages.")
@@ -302,18 +320,28 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: VERBATIM_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: VERBATIM_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes, each with its own copy of the index (default: VERBATIM_WORKERS or 1).")
 @INDEX_OPTION
 @_friendly_errors
-def serve(host: str | None, port: int | None, index_path: Path | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, index_path: Path | None) -> None:
     """Serve the HTTP API, the chat widget (/widget.js) and a demo page (/).
 
-    Example: rag serve --port 8000, then open http://127.0.0.1:8000/
+    Example: rag serve --port 8000 --workers 2, then open http://127.0.0.1:8000/
     """
+    import os
+
     import uvicorn
 
     from api.app import create_app, server_options
 
-    settings = _settings(index_path, host=host, port=port)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", **server_options(settings)
-    )
+    settings = _settings(index_path, host=host, port=port, workers=workers)
+    options = dict(host=settings.host, port=settings.port, log_level="info", **server_options(settings))
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its app from the environment (Settings()), so this command's
+    # overrides travel there as the variables they stand for.
+    os.environ["VERBATIM_INDEX_PATH"] = str(settings.index_path.resolve())
+    os.environ["VERBATIM_HOST"] = settings.host
+    uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **options)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache, validate_question
-from rag.embedders.embedding import Embedder, load_embedder
+from rag.embedders.embedding import Embedder, EmbedderConfig, load_embedder
 from rag.errors import GeneratorError, ModelError, UnknownDocument
 from rag.generators.base import Generator, GuardedGenerator, Message, UnavailableGenerator
 from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
@@ -23,7 +25,10 @@ from rag.settings import Settings
 from rag.stores.base import StoreBackend
 from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
-from rag.generators.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from rag.generators.tokens import TokenCounter
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -104,9 +109,15 @@ class Engine:
 
     settings: Settings
     embedder: Embedder
-    counter: TokenCounter
     snapshot: Snapshot
     _generators: dict[str, Generator] = field(default_factory=dict)
+
+    @cached_property
+    def counter(self) -> TokenCounter:
+        """The LLM prompts' token counter, built when first needed: extractive answers never count tokens."""
+        from rag.generators.tokens import TokenCounter
+
+        return TokenCounter(self.settings.tokenizer_encoding)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None, index_path: Path | None = None) -> Engine:
@@ -114,9 +125,8 @@ class Engine:
 
         :raises IndexNotFound: nothing was ingested there yet.
         """
-        embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
-        counter = TokenCounter(settings.tokenizer_encoding)
-        return cls(settings, embedder, counter, load_snapshot(settings, embedder, index_path))
+        embedder = embedder or configured_embedder(settings)
+        return cls(settings, embedder, load_snapshot(settings, embedder, index_path))
 
     # Asking.
 
@@ -294,12 +304,22 @@ def ingest(
     format: str | None = None, progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest transcript files into the configured store; no index needs to exist yet."""
-    embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
+    from rag.generators.tokens import TokenCounter
+
+    embedder = embedder or configured_embedder(settings)
     counter = TokenCounter(settings.tokenizer_encoding)
     return ingest_files(
         list(paths), open_store(settings, index_path), embedder, format=format, count_tokens=counter.count,
         max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
     )
+
+
+def configured_embedder(settings: Settings) -> Embedder:
+    """The embedder ``settings`` name, with its query cache."""
+    config = EmbedderConfig(
+        batch_size=settings.embed_batch_size, models_dir=settings.embedders_dir, threads=settings.embed_threads
+    )
+    return load_embedder(settings.embedder, config, query_cache=settings.query_cache_size)
 
 
 def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:

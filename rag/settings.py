@@ -39,9 +39,14 @@ class Settings(BaseSettings):
     # and files in `index_path`) or a postgresql:// URL.
     store: str = "embedded"
 
-    # Embedding and chunking.
-    embedder: str = "minilm"
+    # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
+    # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
+    embedder: str = "minilm-int8"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # onnxruntime's threads per process; 0 is one per core.
+    embed_threads: int = Field(0, ge=0, le=256)
+    # Question vectors remembered per process (least recently used out): a repeated question is not re-embedded.
+    query_cache_size: int = Field(4096, ge=0)
     # Texts an ingest hands the embedder at once, and between two progress reports. Not tied to
     # embed_batch_size: the model sorts each handful by length before batching, so changing this
     # changes the grouping, and stored vectors may differ in their last bits.
@@ -137,6 +142,8 @@ class Settings(BaseSettings):
     # HTTP service.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Server processes for `rag serve` (each loads the index and the embedder; the rate limit is per process).
+    workers: int = Field(1, ge=1, le=64)
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []
@@ -155,17 +162,22 @@ class Settings(BaseSettings):
     # Finished upload jobs remembered for GET /jobs/{id}.
     upload_jobs_kept: int = Field(100, ge=1)
 
-    @field_validator("openai_base_url", "judge_base_url")
-    @classmethod
-    def _strip_trailing_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
-
     @field_validator("embedder")
     @classmethod
     def _known_embedder(cls, value: str) -> str:
         if value not in EMBEDDERS:
             raise ValueError(f"unknown embedder {value!r}; choose one of {sorted(EMBEDDERS)}")
         return value
+
+    @property
+    def embedders_dir(self) -> Path:
+        """Where the ONNX exports of the embedding model are kept."""
+        return self.cache_dir / "embedders"
+
+    @field_validator("openai_base_url", "judge_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
 
     @field_validator("store")
     @classmethod

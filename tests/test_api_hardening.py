@@ -11,7 +11,8 @@ from pydantic import SecretStr
 
 from api import create_app
 from api.app import server_options
-from rag.embedders.embedding import Embedder, HashEmbedder
+from rag.embedders.embedding import Embedder
+from rag.embedders.hashing import HashEmbedder
 from rag.engine import Engine
 from rag.errors import ModelError
 from rag.generators.llm import LLMGenerator, ScriptedChat

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.generators.registry import build_generator
 from rag.generators.tokens import TokenCounter
 from rag.models import Chunk, Passage

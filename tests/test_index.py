@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, TranscriptError, UnknownDocument
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.formats import read_transcript
 from rag.indexing.index import TranscriptIndex
 from rag.indexing.ingest import ingest_files, remove_document

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from api.app import create_app
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.indexing.ingest import ingest_files
 from rag.settings import Settings
 from tests.conftest import SEED, SEED_ID

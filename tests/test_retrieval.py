@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.indexing.index import TranscriptIndex
 from rag.indexing.ingest import ingest_files
 from rag.retrieval.retriever import RetrievalTuning, Retriever

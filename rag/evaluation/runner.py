@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.embedders.embedding import Embedder, load_embedder
-from rag.engine import Engine, ingest
+from rag.embedders.embedding import Embedder
+from rag.engine import Engine, configured_embedder, ingest
 from rag.generators.registry import GENERATOR_NAMES
 from rag.errors import EvalConfigError, UnknownDocument, VerbatimError
 from rag.evaluation.gates import (
@@ -180,7 +180,7 @@ def run_eval(request: EvalRequest, settings: Settings, *, embedder: Embedder | N
     thresholds = request.thresholds or config.thresholds
     gates = parse_thresholds(_read_json(thresholds), str(thresholds))
     judge, judge_note = _judge(request, settings, generator)
-    embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = embedder or configured_embedder(settings)
     out = request.out or config.reports
     k = request.k or settings.top_k
     set_runs = []
