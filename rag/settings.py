@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Server processes for `rag serve` (each loads the index and the embedder; the rate limit is per process).
     workers: int = Field(1, ge=1, le=64)
+    # uvicorn's line per request on stdout.
+    access_log: bool = True
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []
