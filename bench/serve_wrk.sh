@@ -35,9 +35,12 @@ cpu_seconds() {
     | awk -v hz="$(getconf CLK_TCK)" '{ ticks += $1 + $2 } END { printf "%.3f", ticks / hz }'
 }
 
-# Warm-up, one request per question: the first answer from a passage embeds its sentences.
-grep -o '^  "[^"]*"' "$here/wrk_requests.lua" | while read -r question; do
-  curl -sf -o /dev/null -H 'Content-Type: application/json' -d "{\"question\": $question}" "$url/ask"
+# Warm-up, each question a few times per worker: the first answer from a passage embeds its
+# sentences, and every worker process has its own caches.
+for _ in $(seq $((2 * workers))); do
+  grep -o '^  "[^"]*"' "$here/wrk_requests.lua" | while read -r question; do
+    curl -sf -o /dev/null -H 'Content-Type: application/json' -d "{\"question\": $question}" "$url/ask"
+  done
 done
 for endpoint in search ask; do
   wrk -t 2 -c "$connections" -d 3s -s "$here/wrk_requests.lua" "$url" -- "$endpoint" >/dev/null

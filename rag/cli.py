@@ -336,7 +336,8 @@ def serve(host: str | None, port: int | None, workers: int | None, index_path: P
     from api.app import create_app, server_options
 
     settings = _settings(index_path, host=host, port=port, workers=workers)
-    options = dict(host=settings.host, port=settings.port, log_level="info", **server_options(settings))
+    options = dict(host=settings.host, port=settings.port, log_level="info", access_log=settings.access_log,
+                   **server_options(settings))
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)
         return

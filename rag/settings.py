@@ -41,7 +41,11 @@ class Settings(BaseSettings):
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
-    embedder: str = "minilm-int8"
+    # minilm-fp32 gives sentence-transformers' vectors (max difference 1.6e-7) without torch, so every
+    # eval figure stays as it was. minilm-int8 costs ~35% less CPU per text but moved seed MRR 0.901 ->
+    # 0.893 and coverage 0.558 -> 0.538 (below the gate's 0.54 floor); QMSum MRR 0.710 -> 0.718,
+    # hit@k 0.864 -> 0.849.
+    embedder: str = "minilm-fp32"
     embed_batch_size: int = Field(32, ge=1, le=1024)
     # onnxruntime's threads per process; 0 is one per core.
     embed_threads: int = Field(0, ge=0, le=256)
@@ -144,6 +148,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Server processes for `rag serve` (each loads the index and the embedder; the rate limit is per process).
     workers: int = Field(1, ge=1, le=64)
+    # uvicorn's line per request on stdout.
+    access_log: bool = True
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []

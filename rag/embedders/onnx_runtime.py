@@ -26,6 +26,9 @@ class OnnxEmbedder:
             info = json.loads((folder / INFO_FILE).read_text())
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
+            # Threads that spin while waiting for work burn CPU the other workers (and neighbours)
+            # need: embedding 37 sentences took 1.02 CPU s with spinning, 0.69 s without (2 cores).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = onnxruntime.InferenceSession(
                 str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
