@@ -25,6 +25,7 @@ from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 from rag.generators.tokens import TokenCounter
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """One loaded generation of the index with what answers from it; replaced whole on reload.
