@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rag.generators.tokens import TokenCounter
 
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """One loaded generation of the index with what answers from it; replaced whole on reload.

@@ -88,3 +88,11 @@ def test_documents_speakers_status_and_search_read_one_loaded_index(engine):
     assert [p.chunk.speaker for p in result.passages] == ["ALICE"]
     with pytest.raises(UnknownDocument):
         engine.document("nowhere")
+
+
+def test_ingest_through_the_facade_is_visible_to_the_next_request(engine, tmp_path):
+    harbour = tmp_path / "harbour.txt"
+    harbour.write_text("CAROL: The ferry stops running in the winter months.\n", encoding="utf-8")
+    report = engine.ingest([harbour])
+    assert (report.added, engine.status().documents) == (["harbour"], 2)
+    assert [c.document for c in engine.ask("When does the ferry stop?").citations] == ["harbour"]
