@@ -417,25 +417,25 @@ def _many_turns(count: int) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("model", "turns"),
-    [("hash", 4800), ("minilm", 300)],
+    ("model", "turns", "pause_at", "embedded"),
+    [("hash", 4800, 1, 0), ("minilm", 300, 3, 128)],  # 64 chunks an embedding call
     ids=["4800-turns-hash-embedder", "300-turns-real-model"],
 )
 def test_a_large_upload_embeds_without_the_write_lock_and_reports_progress(
-    tmp_path, seed_index_path, hash_seed_index, seed_settings, minilm, model, turns
+    tmp_path, seed_index_path, hash_seed_index, seed_settings, minilm, model, turns, pause_at, embedded
 ):
     source, inner = (hash_seed_index, HashEmbedder()) if model == "hash" else (seed_index_path, minilm)
-    embedder = PausingEmbedder(inner, pause_at=3)  # 64 chunks an embedding call: stop after 128
+    embedder = PausingEmbedder(inner, pause_at=pause_at)
     settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
     with serve_index_copy(source, tmp_path / "index", settings, embedder, headers={"X-API-Key": KEY}) as client:
         embedder.arm()
         accepted = client.post("/documents", json={"id": "harbour-large", "turns": _many_turns(turns)})
         assert accepted.status_code == 202, accepted.text
         location = accepted.headers["location"]
-        assert embedder.paused.wait(timeout=120), "the job never reached its third embedding call"
+        assert embedder.paused.wait(timeout=120), f"the job never reached embedding call {pause_at}"
         try:
             assert client.get(location).json()["progress"] == {
-                "stage": "embedding", "chunks_done": 128, "chunks_total": turns
+                "stage": "embedding", "chunks_done": embedded, "chunks_total": turns
             }
             # Writes and reads go on while the job embeds: the write lock is not held.
             small = client.post("/documents", json={"id": "harbour", "turns": HARBOUR_TURNS})
