@@ -184,6 +184,15 @@ def test_a_405_names_every_method_of_the_path(client, method, path, allow):
     assert response.headers["allow"] == allow
 
 
+@pytest.mark.parametrize("path", ["/widget.js", "/", "/docs-assets/swagger-ui.css"])
+@pytest.mark.parametrize("range_", ["bytes=abc", "bytes=5-1", "bytes=99999999-", "bytes=0-9"])
+def test_public_files_are_sent_whole_whatever_the_range(client, path, range_):
+    whole = client.get(path)
+    response = client.get(path, headers={"Range": range_, "If-Range": whole.headers.get("etag", "")})
+    assert (response.status_code, response.content) == (200, whole.content)
+    assert whole.status_code == 200 and len(whole.content) > 1000
+
+
 # Rate limit behind (or without) a proxy -------------------------------------------------------
 
 
