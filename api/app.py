@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.jobs = JobRegistry(settings.upload_jobs_kept)
+    app.state.jobs = JobRegistry(settings.upload_jobs_kept, settings.upload_jobs_running)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -487,3 +487,22 @@ def test_a_replaced_document_with_its_sentences_swapped_is_quoted_where_the_word
         assert stored[first["char_start"] : first["char_end"]] == first["quote"]
         quoted.append((first["quote"], first["char_start"] - stored.index(text)))
     assert quoted == [(BUDGET, 0), (BUDGET, len(WEATHER) + 1)]
+
+
+def test_large_uploads_embed_one_at_a_time_and_the_others_wait_pending(tmp_path, hash_seed_index, seed_settings):
+    embedder = PausingEmbedder(HashEmbedder(), pause_at=1)
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
+    auth = {"X-API-Key": KEY}
+    with serve_index_copy(hash_seed_index, tmp_path / "index", settings, embedder, headers=auth) as client:
+        embedder.arm()
+        first = client.post("/documents", json={"id": "harbour-1", "turns": _many_turns(100)}).headers["location"]
+        assert embedder.paused.wait(timeout=120)
+        try:
+            second = client.post("/documents", json={"id": "harbour-2", "turns": _many_turns(200)}).headers["location"]
+            assert client.get(first).json()["status"] == "running"
+            assert {k: v for k, v in client.get(second).json().items() if k != "id"} == {
+                "status": "pending", "progress": None, "result": None, "error": None
+            }
+        finally:
+            embedder.release.set()
+        assert [_poll(client, job)["result"]["document"]["turns"] for job in (first, second)] == [100, 200]
