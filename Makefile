@@ -31,6 +31,8 @@ $(BIN)/.core: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	# Core only: the main job must run on what the package itself declares.
 	$(BIN)/pip install --quiet -e .
+	# The embedding model exported to ONNX once (needs torch): search and ask then run without it.
+	$(BIN)/rag export-embedder
 	touch $@
 
 $(LLAMA_WHEELHOUSE)/.built:

@@ -22,7 +22,6 @@ from api.jobs import StageReport
 from api.jsonbody import loads_body
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
-from rag.indexing.ingest import commit_prepared, prepare_transcript, remove_document
 from rag.models import Transcript
 from rag.answering.output import document_to_dict
 from rag.formats import parse_transcript
@@ -102,32 +101,23 @@ async def ingest_upload(
     and the index watcher wait only for the write and the reload. ``report`` hears the chunks
     embedded so far, then that the write started (from a worker thread).
     """
-    settings = engine.settings
     started = time.perf_counter()
 
     def embedded(_label: str, done: int, total: int) -> None:
         if report is not None:
             report("embedding", done, total)
 
-    prepared = await anyio.to_thread.run_sync(
-        lambda: prepare_transcript(
-            transcript, engine.embedder, count_tokens=engine.counter.count, max_tokens=settings.chunk_max_tokens,
-            progress=embedded,
-        )
-    )
+    prepared = await anyio.to_thread.run_sync(lambda: engine.prepare(transcript, progress=embedded))
     if report is not None:
         report("writing", len(prepared.chunks), len(prepared.chunks))
     async with lock:
-        report = await anyio.to_thread.run_sync(commit_prepared, prepared, settings.index_path, engine.embedder)
-        if report.added or report.replaced:
-            await anyio.to_thread.run_sync(engine.reload)
-    status = "added" if report.added else "replaced" if report.replaced else "unchanged"
-    return status, document_to_dict(engine.index, transcript.id), round(time.perf_counter() - started, 3)
+        outcome, summary = await anyio.to_thread.run_sync(engine.commit, prepared)
+    status = "added" if outcome.added else "replaced" if outcome.replaced else "unchanged"
+    return status, document_to_dict(summary), round(time.perf_counter() - started, 3)
 
 
 async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) -> None:
     """Remove a document from the index on disk and reload. :raises UnknownDocument:"""
-    engine.index.transcript(document_id)
+    engine.transcript(document_id)
     async with lock:
-        await anyio.to_thread.run_sync(remove_document, engine.settings.index_path, engine.embedder.name, document_id)
-        await anyio.to_thread.run_sync(engine.reload)
+        await anyio.to_thread.run_sync(engine.remove, document_id)

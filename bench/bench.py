@@ -20,8 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.embedders.embedding import load_embedder  # noqa: E402
-from rag.engine import Engine  # noqa: E402
+from rag.engine import Engine, configured_embedder  # noqa: E402
 from rag.indexing.ingest import expand_paths, ingest_files  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.generators.tokens import TokenCounter  # noqa: E402
@@ -57,18 +56,18 @@ def bench_corpus(name: str, paths: list[Path], questions_path: Path, repeat: int
     with tempfile.TemporaryDirectory() as folder:
         index_path = Path(folder) / name
         files = expand_paths(paths)
-        report = ingest_files(files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens)
+        report = ingest_files(files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+                              batch=settings.ingest_batch_size)
         engine = Engine.load(settings, embedder=embedder, index_path=index_path)
         questions = [json.loads(line) for line in questions_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        generator = engine.generator("extractive")
         search_ms, ask_ms = [], []
         for _ in range(repeat):
             for row in questions:
                 started = time.perf_counter()
-                engine.answerer.retriever.search(row["question"], settings.top_k, document=row.get("document"))
+                engine.snapshot.answerer.retriever.search(row["question"], settings.top_k, document=row.get("document"))
                 search_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
-                engine.answerer.answer(row["question"], generator, engine.options(document=row.get("document")))
+                engine.ask(row["question"], generator="extractive", document=row.get("document"))
                 ask_ms.append((time.perf_counter() - started) * 1000)
         startup = startup_seconds(index_path) if name == "seed" else None
     return {
@@ -92,7 +91,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="passes over each question set")
     args = parser.parse_args()
     started = time.perf_counter()
-    embedder = load_embedder(Settings().embedder)
+    embedder = configured_embedder(Settings())
     counter = TokenCounter(Settings().tokenizer_encoding)
     load_s = time.perf_counter() - started
     rows = [bench_corpus(name, paths, qs, args.repeat, embedder, counter) for name, (paths, qs) in CORPORA.items()]

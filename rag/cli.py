@@ -15,6 +15,8 @@ import click
 
 from rag.errors import VerbatimError
 from rag.formats import FORMAT_NAMES
+from rag.generators.registry import GENERATOR_NAMES
+from rag.retrieval.retriever import MODES
 from rag.settings import Settings
 
 INDEX_OPTION = click.option(
@@ -87,18 +89,10 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 
     Example: rag ingest data/transcripts/ briefing.vtt
     """
-    from rag.embedders.embedding import load_embedder
-    from rag.indexing.ingest import ingest_files
-    from rag.generators.tokens import TokenCounter
+    from rag.engine import ingest as ingest_paths
 
     settings = _settings(index_path)
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
-    counter = TokenCounter(settings.tokenizer_encoding)
-
-    report = ingest_files(
-        list(paths), settings.index_path, embedder, format=format_name,
-        count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
-    )
+    report = ingest_paths(settings, paths, format=format_name, progress=_show_progress)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for _, message in report.rejected:
@@ -114,12 +108,30 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
         sys.exit(1)
 
 
+@main.command("export-embedder")
+@click.option("--variant", "variants", multiple=True, type=click.Choice(["int8", "fp32"]),
+              help="Which export (repeatable; default: both).")
+@click.option("--force", is_flag=True, help="Export again even if the files are there.")
+@_friendly_errors
+def export_embedder(variants: tuple[str, ...], force: bool) -> None:
+    """Export the packaged embedding model to ONNX (once, offline; needs torch) into VERBATIM_CACHE_DIR/embedders.
+
+    The minilm-int8 and minilm-fp32 embedders then run without torch. Example: rag export-embedder
+    """
+    from rag.embedders.onnx_export import VARIANTS, ensure_exported, export_minilm
+
+    models_dir = _settings(None).embedders_dir
+    for variant in variants or VARIANTS:
+        folder = export_minilm(variant, models_dir, replace=True) if force else ensure_exported(variant, models_dir)
+        click.echo(f"{variant}: {folder}")
+
+
 @main.command()
 @click.argument("query")
 @click.option("--k", type=int, default=None, help="How many passages.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -130,8 +142,7 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
     from rag.answering.output import passage_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
-    passages = engine.answerer.search(query, options)
+    passages = engine.search(query, k=k, mode=mode, speaker=speaker, **filters).passages
     if as_json:
         _echo_json([passage_to_dict(p) for p in passages])
         return
@@ -144,11 +155,11 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
 
 @main.command()
 @click.argument("question")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None)
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None)
 @click.option("--k", type=int, default=None, help="How many passages to retrieve.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -162,16 +173,14 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
     from rag.answering.output import answer_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
-    chosen = engine.generator(generator)
-    fallback = engine.generator("extractive") if chosen.name != "extractive" else None
-    answer = engine.answerer.answer(question, chosen, options, fallback=fallback)
+    answer = engine.ask(question, generator=generator, k=k, mode=mode, speaker=speaker, **filters)
     if as_json:
         _echo_json(answer_to_dict(answer))
         return
     click.echo(answer.answer)
     if answer.fallback:
-        click.echo(f"(the {chosen.name} generator failed; this is the extractive answer)", err=True)
+        click.echo(f"(the {generator or engine.settings.generator} generator failed; this is the extractive answer)",
+                   err=True)
     for citation in answer.citations:
         click.echo(f"  [{citation.id}] {citation.label}, {_where(citation)} turn {citation.turn}, "
                    f"chars {citation.char_start}-{citation.char_end}{_clock(citation.media_start)} ({citation.status})")
@@ -198,10 +207,10 @@ def _clock(seconds: float | None) -> str:
 @_friendly_errors
 def speakers(document: str | None, as_json: bool, index_path: Path | None) -> None:
     """List the people who speak (each once across documents), with their labels, roles and documents."""
-    from rag.engine import load_index
+    from rag.engine import Engine
     from rag.answering.output import person_to_dict
 
-    rows = [person_to_dict(person) for person in load_index(_settings(index_path)).people(document)]
+    rows = [person_to_dict(person) for person in Engine.load(_settings(index_path)).speakers(document)]
     if as_json:
         _echo_json(rows)
         return
@@ -217,11 +226,10 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
 @_friendly_errors
 def documents(as_json: bool, index_path: Path | None) -> None:
     """List the indexed documents: ids (for --document), titles, dates, places, speakers and turn counts."""
-    from rag.engine import load_index
+    from rag.engine import Engine
     from rag.answering.output import document_to_dict
 
-    index = load_index(_settings(index_path))
-    rows = [document_to_dict(index, doc_id) for doc_id in sorted(index.records)]
+    rows = [document_to_dict(summary) for summary in Engine.load(_settings(index_path)).documents()]
     if as_json:
         _echo_json(rows)
         return
@@ -240,17 +248,17 @@ def show(document: str, index_path: Path | None) -> None:
 
     For captions, JSON and .docx that is the rendering their reader made. Example: rag show ID
     """
-    from rag.engine import load_index
+    from rag.engine import Engine
 
-    click.echo(load_index(_settings(index_path)).transcript(document).text, nl=False)
+    click.echo(Engine.load(_settings(index_path)).transcript(document).text, nl=False)
 
 
 @main.command("eval")
 @click.option("--set", "sets", multiple=True, metavar="seed|qmsum|PATH",
               help="An eval set: a name from eval/config.json or a .jsonl file (repeatable; default: seed and qmsum).")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None,
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None,
               help="The generator to evaluate (default: VERBATIM_GENERATOR, extractive).")
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--no-speaker-aware", is_flag=True, help="Do not restrict retrieval to the speakers a question names.")
 @click.option("--variants", "all_variants", is_flag=True,
               help="Run dense, bm25, hybrid and hybrid+speakers and report them side by side.")
@@ -312,18 +320,28 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default: VERBATIM_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: VERBATIM_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes, each with its own copy of the index (default: VERBATIM_WORKERS or 1).")
 @INDEX_OPTION
 @_friendly_errors
-def serve(host: str | None, port: int | None, index_path: Path | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, index_path: Path | None) -> None:
     """Serve the HTTP API, the chat widget (/widget.js) and a demo page (/).
 
-    Example: rag serve --port 8000, then open http://127.0.0.1:8000/
+    Example: rag serve --port 8000 --workers 2, then open http://127.0.0.1:8000/
     """
+    import os
+
     import uvicorn
 
     from api.app import create_app, server_options
 
-    settings = _settings(index_path, host=host, port=port)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", **server_options(settings)
-    )
+    settings = _settings(index_path, host=host, port=port, workers=workers)
+    options = dict(host=settings.host, port=settings.port, log_level="info", **server_options(settings))
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its app from the environment (Settings()), so this command's
+    # overrides travel there as the variables they stand for.
+    os.environ["VERBATIM_INDEX_PATH"] = str(settings.index_path.resolve())
+    os.environ["VERBATIM_HOST"] = settings.host
+    uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **options)

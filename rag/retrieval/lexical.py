@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import snowballstemmer
@@ -21,10 +21,12 @@ STOPWORDS = frozenset(
 # "What did the group think of X". They are dropped from the query only (a transcript's
 # "discussion" is still a word of it); on the choose split of qmsum-tune they cost BM25 MRR.
 QUESTION_WORDS = frozenset(
-    """summarize summarise summary discuss discussion discussions discussed debate debated talk talked
+    """summarize summarise summary discuss discussing discussion discussions discussed debate debated talk talked
     talking group team meeting meetings think thought opinion opinions please describe mention mentioned
     decide decided decision decisions reason reasons whole agree agreed""".split()
 )
+# "What did the designer think of X when discussing Y?": X is what is asked, Y only where to look.
+_BACKGROUND = re.compile(r"\b(?:when|while)\s+\w+ing\b.*", re.IGNORECASE | re.DOTALL)
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _POSSESSIVE = ("'s", "’s")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -59,11 +61,22 @@ def query_terms(question: str) -> list[str]:
     return content_terms(words) or content_terms(question)
 
 
+def weighted_query_terms(question: str, background_weight: float = 1.0) -> dict[str, float]:
+    """``query_terms`` with a weight each: ``background_weight`` for those only in a "when discussing ..." clause."""
+    clause = _BACKGROUND.search(question)
+    focus = question[: clause.start()] if clause else question
+    weights = {term: background_weight for term in (query_terms(clause.group()) if clause else [])}
+    weights.update({term: 1.0 for term in (query_terms(focus) if focus.strip() else [])})
+    return weights or dict.fromkeys(query_terms(question), 1.0)
+
+
 class BM25Index:
     """Okapi BM25 over a fixed list of texts, scored with numpy for every query."""
 
     def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
         self._size = len(texts)
+        # Per term: the rows it occurs in and its BM25 term-frequency part there (without the idf,
+        # which depends on which rows are searched).
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         lengths = np.zeros(self._size, dtype=np.float32)
         grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -78,8 +91,7 @@ class BM25Index:
         for term, pairs in grouped.items():
             rows = np.fromiter((row for row, _ in pairs), dtype=np.int64, count=len(pairs))
             tf = np.fromiter((count for _, count in pairs), dtype=np.float32, count=len(pairs))
-            idf = math.log(1 + (self._size - len(pairs) + 0.5) / (len(pairs) + 0.5))
-            self._postings[term] = (rows, idf * tf * (k1 + 1) / (tf + norm[rows]))
+            self._postings[term] = (rows, tf * (k1 + 1) / (tf + norm[rows]))
 
     def __contains__(self, term: str) -> bool:
         return term in self._postings
@@ -98,14 +110,33 @@ class BM25Index:
         """How many content terms each text has."""
         return self._lengths
 
-    def scores(self, query: str, terms: Sequence[str] | None = None) -> np.ndarray:
-        """BM25 score of every text for ``query`` (or for ``terms``; zeros where nothing matches)."""
+    def scores(
+        self, query: str, terms: Sequence[str] | Mapping[str, float] | None = None, within: np.ndarray | None = None
+    ) -> np.ndarray:
+        """BM25 score of every text for ``query`` (or for ``terms``, each weighted when a mapping; zeros where nothing matches).
+
+        :param within: a mask of the texts searched; a term's rarity (idf) is counted among them,
+            so that a word common in one meeting is not taken for a rare one because the others lack it.
+        """
         totals = np.zeros(self._size, dtype=np.float32)
-        for term in set(content_terms(query) if terms is None else terms):
+        size = self._size if within is None else int(within.sum())
+        if not isinstance(terms, Mapping):
+            terms = dict.fromkeys(content_terms(query) if terms is None else terms, 1.0)
+        for term, weight in terms.items():
             posting = self._postings.get(term)
-            if posting is not None:
-                totals[posting[0]] += posting[1]
+            if posting is None:
+                continue
+            rows, weights = posting
+            if within is not None:
+                kept = within[rows]
+                rows, weights = rows[kept], weights[kept]
+            if len(rows):
+                totals[rows] += weight * _idf(size, len(rows)) * weights
         return totals
+
+
+def _idf(size: int, frequency: int) -> float:
+    return math.log(1 + (size - frequency + 0.5) / (frequency + 0.5))
 
 
 def unknown_share(question: str, vocabulary: BM25Index) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.models import Transcript
-from rag.formats.labels import parenthesised_parts
+from rag.formats.labels import NAME_PARTICLES, parenthesised_parts
 
 # "(NANAIMO-LADYSMITH, GP)" is a riding and a party, not an office anyone would ask about.
 _RIDING = re.compile(r",\s*(?:LIB|CPC|NDP|BQ|GP|IND|CON|LAB|SNP|PC)\.?\s*$", re.IGNORECASE)
@@ -23,8 +23,12 @@ _PRESS_ROLES = {
     label: {"journalist", "journalists", "reporter", "reporters", "questioner"}
     for label in ("QUESTION", "Q", "REPORTER", "PRESS")
 }
+# Meeting corpora label a role short ("MARKETING", "USER INTERFACE", "INDUSTRIAL DESIGNER"); questions
+# give its full title ("the marketing expert", "the user interface designer") or shorten it the other
+# way ("Industrial Design").
+_ROLE_SUFFIXES = ("designer", "expert")
 _PERSONAL_TITLE = r"(?:President|Minister|Secretary|Senator|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prime Minister|Chancellor|King|Queen|Ambassador|Envoy|General)"
-_PARTICLE = r"(?:(?:de|van|von|al|bin|da|du)\s+|al-|el-)"
+_PARTICLE = rf"(?:(?:{'|'.join(NAME_PARTICLES)})\s+|al-|el-)"
 _NAME = rf"{_PARTICLE}?[A-Z][a-zA-Z'’\-]+(?:\s+{_PARTICLE}?[A-Z][a-zA-Z'’\-]+)*"
 _ASKS_ABOUT = [
     re.compile(
@@ -75,7 +79,8 @@ class SpeakerDirectory:
 
     def mention(self, question: str) -> SpeakerMention:
         """Which speakers ``question`` names, and which named people never speak here."""
-        lowered = " " + re.sub(r"[^\w'’\- ]+", " ", question.lower()) + " "
+        # "Huw David' s opinion" is a possessive with a stray space.
+        lowered = " " + re.sub(r"[^\w'’\- ]+", " ", re.sub(r"(\w)(['’]) s\b", r"\1\2s", question.lower())) + " "
         subject_span = _subject_span(lowered)
         found: list[str] = []
         subjects: list[str] = []
@@ -120,6 +125,10 @@ def _aliases_of(label: str, speaker: str) -> set[str]:
     words = speaker.lower().split()
     if len(words) > 1:
         aliases.add(words[-1])
+    labelled = label.lower().split()
+    if len(labelled) == 2 and len(labelled[1]) == 1:
+        # Anonymised meetings label "PROFESSOR B", "GRAD E"; "the professor" means whichever spoke.
+        aliases.update({labelled[0], label.lower()})
     for part in parenthesised_parts(label):
         if not _RIDING.search(part) and "(" not in part:
             aliases.add(part.lower())
@@ -129,7 +138,18 @@ def _aliases_of(label: str, speaker: str) -> set[str]:
         aliases.add(title.group(1).lower())
     if speaker in _PRESS_ROLES:
         aliases.update(_PRESS_ROLES[speaker])
+    aliases.update(_role_titles(speaker.lower()))
     return {alias.strip() for alias in aliases if len(alias.strip()) > 2}
+
+
+def _role_titles(speaker: str) -> set[str]:
+    """Other names of a role-labelled speaker: "marketing" -> "marketing expert", "... designer" -> "... design"."""
+    words = speaker.split()
+    if len(words) > 2 or not words:
+        return set()
+    if words[-1] in _ROLE_SUFFIXES:
+        return {" ".join(words[:-1] + [words[-1].removesuffix("er")])} if words[-1].endswith("er") else set()
+    return {f"{speaker} {suffix}" for suffix in _ROLE_SUFFIXES}
 
 
 # The words between an auxiliary and a verb of speech name whose words a question is about.
@@ -138,7 +158,8 @@ _SUBJECT = re.compile(
     r"(?:say|said|ask|asked|tell|told|answer|answered|respond|responded|reply|replied|think|thinks|describe|"
     r"characterize|characterise|view|mean|want|hope|propose|suggest|announce|mention|raise|explain|claim|"
     r"argue|believe|feel|call|put|give|express|emphasize|stress|insist|add|note|report|promise|warn|agree|"
-    r"discuss|talk|speak|react|make|expect|see)\b"
+    r"discuss|talk|speak|react|make|expect|see|question|recommend|contribute|learn|elaborate|introduce|present|"
+    r"conclude|disagree|put|design)\b"
 )
 
 

@@ -1,0 +1,113 @@
+"""The torch-free embedders (ONNX, int8 and fp32) against sentence-transformers on the seed questions.
+
+Real models: the packaged all-MiniLM-L6-v2 through torch, and its ONNX exports (made by the test
+session if `make setup` has not made them already).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from rag.embedders.cache import CachedEmbedder
+from rag.embedders.embedding import EmbedderConfig, load_embedder
+from rag.embedders.hashing import HashEmbedder
+from rag.embedders.onnx_export import MODEL_FILE, export_dir
+from rag.embedders.packaged import file_sha256
+from rag.errors import ModelError
+from rag.settings import Settings
+from tests.conftest import CACHE_DIR, ROOT
+
+SEED_QUESTIONS = [
+    json.loads(line)["question"]
+    for line in (ROOT / "eval" / "sets" / "seed.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+CONFIG = EmbedderConfig(models_dir=CACHE_DIR / "embedders")
+TOP = 3
+
+
+@pytest.fixture(scope="module")
+def chunk_texts(seed_engine) -> list[str]:
+    return [chunk.text for chunk in seed_engine.index.chunks]
+
+
+def _dense_ranking(embedder, chunk_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each seed question's chunks, best first, and the chunk vectors."""
+    chunks = embedder.embed(chunk_texts)
+    scores = embedder.embed(SEED_QUESTIONS) @ chunks.T
+    return np.argsort(-scores, axis=1, kind="stable"), chunks
+
+
+@pytest.fixture(scope="module")
+def torch_ranking(chunk_texts):
+    return _dense_ranking(load_embedder("minilm-torch", CONFIG), chunk_texts)
+
+
+def test_fp32_onnx_gives_sentence_transformers_vectors_and_ranking(chunk_texts, torch_ranking):
+    ranking, vectors = _dense_ranking(load_embedder("minilm-fp32", CONFIG), chunk_texts)
+    reference_ranking, reference_vectors = torch_ranking
+    assert np.abs(vectors - reference_vectors).max() < 1e-4
+    assert (ranking[:, :TOP] == reference_ranking[:, :TOP]).all()
+
+
+def test_int8_onnx_keeps_sentence_transformers_top_results(chunk_texts, torch_ranking):
+    ranking, _ = _dense_ranking(load_embedder("minilm-int8", CONFIG), chunk_texts)
+    reference = torch_ranking[0]
+    # Quantised weights move scores a little, so near-ties can swap: every question's best
+    # chunk must stay among sentence-transformers' top 3, and most must stay first.
+    assert all(ranking[q, 0] in reference[q, :TOP] for q in range(len(SEED_QUESTIONS)))
+    same_first = float(np.mean(ranking[:, 0] == reference[:, 0]))
+    assert same_first >= 0.9, same_first
+
+
+@pytest.mark.parametrize("variant", ["int8", "fp32"])
+def test_onnx_embedder_is_named_by_its_model_files_sha256(variant):
+    embedder = load_embedder(f"minilm-{variant}", CONFIG)
+    model_file = export_dir(CONFIG.models_dir, variant) / MODEL_FILE
+    assert embedder.name == f"minilm-{variant}@{file_sha256(model_file)}"
+    assert embedder.dim == 384
+
+
+@pytest.mark.parametrize(("variant", "min_cosine"), [("fp32", 0.99999), ("int8", 0.99)])
+def test_onnx_vectors_are_unit_length_whatever_they_are_batched_with(variant, min_cosine):
+    """Padding never leaks into a vector. The int8 model quantises activations per batch (dynamic
+    quantisation), so a text's vector moves slightly with its batch-mates; fp32's does not."""
+    embedder = load_embedder(f"minilm-{variant}", CONFIG)
+    texts = ["What did Lavrov say about the terrorist list?", "Yes.", "word " * 400]
+    together = embedder.embed(texts)
+    alone = np.vstack([embedder.embed([text]) for text in texts])
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert (together * alone).sum(axis=1).min() >= min_cosine
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_query_cache_returns_the_vectors_of_the_embedder_it_fronts():
+    inner = HashEmbedder()
+    cached = CachedEmbedder(inner, size=2)
+    first = cached.embed(["terrorist list"])
+    first[0, :] = 0.0  # a caller scribbling on its copy must not reach the cache
+    for text in ["terrorist list", "regime change", "ceasefire", "terrorist list"]:
+        assert np.array_equal(cached.embed([text]), inner.embed([text]))
+    assert np.array_equal(cached.embed(["a", "b"]), inner.embed(["a", "b"]))
+    assert cached.name == inner.name and cached.dim == inner.dim
+
+
+def test_unknown_embedder_is_refused_by_name():
+    with pytest.raises(ModelError, match="unknown embedder 'minilm'"):
+        load_embedder("minilm")
+    with pytest.raises(ValidationError, match="unknown embedder"):
+        Settings(_env_file=None, embedder="minilm")
+
+
+def test_missing_export_is_made_on_first_use_into_the_models_dir(tmp_path: Path):
+    """The export itself: torch traces the packaged model once; a second load finds the folder."""
+    embedder = load_embedder("minilm-fp32", EmbedderConfig(models_dir=tmp_path))
+    model_file = export_dir(tmp_path, "fp32") / MODEL_FILE
+    assert model_file.is_file()
+    reference = load_embedder("minilm-fp32", CONFIG)
+    assert embedder.name == reference.name  # the export is deterministic: same package, same file
