@@ -414,7 +414,7 @@ def test_jobs_need_the_key_and_an_existing_id(jobs_server):
 def hash_seed_index(tmp_path_factory, counter):
     """The seed transcript indexed with the model-free hash embedder (for uploads of thousands of turns)."""
     path = tmp_path_factory.mktemp("hash-index") / "seed"
-    ingest_files([SEED], path, HashEmbedder(), count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], path, HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64)
     return path
 
 
