@@ -24,6 +24,7 @@ from api.jobs import JobRegistry
 from api.limits import DOCS_ASSETS, BodyLimitMiddleware, RateLimitMiddleware, TokenBucketLimiter
 from api.metrics import Metrics, MetricsMiddleware
 from api.origins import HostGuardMiddleware, OriginGuardMiddleware
+from api.ranges import WholeFilesMiddleware
 from api.routes import ROUTERS
 from api.schemas import DocumentIn, TokenEvent
 from rag.engine import Engine, disk_stamp
@@ -86,13 +87,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.jobs = JobRegistry(settings.upload_jobs_kept)
+    app.state.jobs = JobRegistry(settings.upload_jobs_kept, settings.upload_jobs_running)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
 
     # Added innermost first: a request passes metrics -> host guard -> origin guard -> CORS -> rate limit
-    # -> body limit.
+    # -> body limit -> whole files.
+    app.add_middleware(WholeFilesMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit(settings))
     app.add_middleware(RateLimitMiddleware, limiter=TokenBucketLimiter(settings.rate_limit_per_minute), metrics=metrics)
     app.add_middleware(

@@ -47,10 +47,11 @@ class Job:
 
 
 class JobRegistry:
-    """Starts jobs on the running event loop and remembers them for polling."""
+    """Starts jobs on the running event loop, ``running`` at a time, and remembers them for polling."""
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, running: int) -> None:
         self.keep = keep
+        self._running = asyncio.Semaphore(running)  # created in the app, used only on its event loop
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
@@ -72,9 +73,10 @@ class JobRegistry:
         return job
 
     async def _run(self, job: Job, work: Callable[[StageReport], Awaitable[dict[str, Any]]]) -> None:
-        job.status = "running"
         try:
-            job.result = await work(job.report)
+            async with self._running:
+                job.status = "running"
+                job.result = await work(job.report)
             job.status = "done"
         except (VerbatimError, ApiError) as exc:
             job.error = {"type": type(exc).__name__, "message": str(exc)}

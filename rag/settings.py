@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     upload_job_min_bytes: int = Field(256 * 1024, ge=0)
     # Finished upload jobs remembered for GET /jobs/{id}.
     upload_jobs_kept: int = Field(100, ge=1)
+    # Upload jobs that embed at once; later ones wait as "pending" (each one takes the CPU cores
+    # the embedder uses, and holds its transcript and vectors in memory).
+    upload_jobs_running: int = Field(1, ge=1)
 
     @field_validator("embedder")
     @classmethod

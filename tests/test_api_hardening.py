@@ -185,6 +185,15 @@ def test_a_405_names_every_method_of_the_path(client, method, path, allow):
     assert response.headers["allow"] == allow
 
 
+@pytest.mark.parametrize("path", ["/widget.js", "/", "/docs-assets/swagger-ui.css"])
+@pytest.mark.parametrize("range_", ["bytes=abc", "bytes=5-1", "bytes=99999999-", "bytes=0-9"])
+def test_public_files_are_sent_whole_whatever_the_range(client, path, range_):
+    whole = client.get(path)
+    response = client.get(path, headers={"Range": range_, "If-Range": whole.headers.get("etag", "")})
+    assert (response.status_code, response.content) == (200, whole.content)
+    assert whole.status_code == 200 and len(whole.content) > 1000
+
+
 # Rate limit behind (or without) a proxy -------------------------------------------------------
 
 
@@ -405,7 +414,7 @@ def test_jobs_need_the_key_and_an_existing_id(jobs_server):
 def hash_seed_index(tmp_path_factory, counter):
     """The seed transcript indexed with the model-free hash embedder (for uploads of thousands of turns)."""
     path = tmp_path_factory.mktemp("hash-index") / "seed"
-    ingest_files([SEED], path, HashEmbedder(), count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], path, HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64)
     return path
 
 
@@ -418,25 +427,25 @@ def _many_turns(count: int) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("model", "turns"),
-    [("hash", 4800), ("minilm", 300)],
+    ("model", "turns", "pause_at", "embedded"),
+    [("hash", 4800, 1, 0), ("minilm", 300, 3, 128)],  # 64 chunks an embedding call
     ids=["4800-turns-hash-embedder", "300-turns-real-model"],
 )
 def test_a_large_upload_embeds_without_the_write_lock_and_reports_progress(
-    tmp_path, seed_index_path, hash_seed_index, seed_settings, minilm, model, turns
+    tmp_path, seed_index_path, hash_seed_index, seed_settings, minilm, model, turns, pause_at, embedded
 ):
     source, inner = (hash_seed_index, HashEmbedder()) if model == "hash" else (seed_index_path, minilm)
-    embedder = PausingEmbedder(inner, pause_at=3)  # 64 chunks an embedding call: stop after 128
+    embedder = PausingEmbedder(inner, pause_at=pause_at)
     settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
     with serve_index_copy(source, tmp_path / "index", settings, embedder, headers={"X-API-Key": KEY}) as client:
         embedder.arm()
         accepted = client.post("/documents", json={"id": "harbour-large", "turns": _many_turns(turns)})
         assert accepted.status_code == 202, accepted.text
         location = accepted.headers["location"]
-        assert embedder.paused.wait(timeout=120), "the job never reached its third embedding call"
+        assert embedder.paused.wait(timeout=120), f"the job never reached embedding call {pause_at}"
         try:
             assert client.get(location).json()["progress"] == {
-                "stage": "embedding", "chunks_done": 128, "chunks_total": turns
+                "stage": "embedding", "chunks_done": embedded, "chunks_total": turns
             }
             # Writes and reads go on while the job embeds: the write lock is not held.
             small = client.post("/documents", json={"id": "harbour", "turns": HARBOUR_TURNS})
@@ -479,3 +488,22 @@ def test_a_replaced_document_with_its_sentences_swapped_is_quoted_where_the_word
         assert stored[first["char_start"] : first["char_end"]] == first["quote"]
         quoted.append((first["quote"], first["char_start"] - stored.index(text)))
     assert quoted == [(BUDGET, 0), (BUDGET, len(WEATHER) + 1)]
+
+
+def test_large_uploads_embed_one_at_a_time_and_the_others_wait_pending(tmp_path, hash_seed_index, seed_settings):
+    embedder = PausingEmbedder(HashEmbedder(), pause_at=1)
+    settings = seed_settings.model_copy(update={"api_key": SecretStr(KEY), "upload_job_min_bytes": 2048})
+    auth = {"X-API-Key": KEY}
+    with serve_index_copy(hash_seed_index, tmp_path / "index", settings, embedder, headers=auth) as client:
+        embedder.arm()
+        first = client.post("/documents", json={"id": "harbour-1", "turns": _many_turns(100)}).headers["location"]
+        assert embedder.paused.wait(timeout=120)
+        try:
+            second = client.post("/documents", json={"id": "harbour-2", "turns": _many_turns(200)}).headers["location"]
+            assert client.get(first).json()["status"] == "running"
+            assert {k: v for k, v in client.get(second).json().items() if k != "id"} == {
+                "status": "pending", "progress": None, "result": None, "error": None
+            }
+        finally:
+            embedder.release.set()
+        assert [_poll(client, job)["result"]["document"]["turns"] for job in (first, second)] == [100, 200]

@@ -196,6 +196,8 @@ def _embed_with_progress(
     embedder: Embedder, texts: list[str], label: str, progress: Progress | None, batch: int
 ) -> np.ndarray:
     parts = []
+    if progress and texts:  # at once: the first batch can take a while on a busy machine
+        progress(label, 0, len(texts))
     for start in range(0, len(texts), batch):
         parts.append(embedder.embed(texts[start : start + batch]))
         if progress:
