@@ -55,8 +55,7 @@ def bench_corpus(name: str, paths: list[Path], questions_path: Path, repeat: int
     settings = Settings()
     with tempfile.TemporaryDirectory() as folder:
         index_path = Path(folder) / name
-        files = expand_paths(paths)
-        report = ingest_files(files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+        report = ingest_files(paths, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
                               batch=settings.ingest_batch_size)
         engine = Engine.load(settings, embedder=embedder, index_path=index_path)
         questions = [json.loads(line) for line in questions_path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -31,7 +31,8 @@ def measure(name: str, paths: list[Path]) -> str:
     with tempfile.TemporaryDirectory() as folder:
         started, cpu = time.perf_counter(), time.process_time()
         report = ingest_files(
-            paths, Path(folder) / "index", embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens
+            paths, Path(folder) / "index", embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+            batch=settings.ingest_batch_size,
         )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())

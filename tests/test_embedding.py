@@ -33,7 +33,7 @@ TOP = 3
 
 @pytest.fixture(scope="module")
 def chunk_texts(seed_engine) -> list[str]:
-    return [chunk.text for chunk in seed_engine.index.chunks]
+    return [chunk.text for chunk in seed_engine.snapshot.index.chunks]
 
 
 def _dense_ranking(embedder, chunk_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

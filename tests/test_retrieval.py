@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rag.embedders.hashing import HashEmbedder
+from rag.engine import load_index
 from rag.indexing.index import TranscriptIndex
 from rag.indexing.ingest import ingest_files
 from rag.retrieval.retriever import RetrievalTuning, Retriever
+from rag.settings import Settings
 
 # In the design meeting "remote" is in nearly every turn and "battery" in one; the other meeting
 # never says "remote", so over the whole index "remote" looks rarer than it is in the design meeting.
@@ -37,8 +39,8 @@ def _write(folder, name, turns):
 def index(tmp_path_factory, counter) -> TranscriptIndex:
     folder = tmp_path_factory.mktemp("meetings")
     paths = [_write(folder, "design", DESIGN), _write(folder, "finance", FINANCE)]
-    ingest_files(paths, folder / "index", HashEmbedder(), count_tokens=counter.count, max_tokens=64)
-    return TranscriptIndex.load(folder / "index")
+    ingest_files(paths, folder / "index", HashEmbedder(), count_tokens=counter.count, max_tokens=64, batch=64)
+    return load_index(Settings(_env_file=None, embedder="hash"), index_path=folder / "index")
 
 
 def _turns(retriever: Retriever, query: str, **options) -> list[int]:
