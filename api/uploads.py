@@ -108,7 +108,7 @@ async def ingest_upload(
         )
     )
     async with lock:
-        report = await anyio.to_thread.run_sync(commit_prepared, prepared, settings.index_path, engine.embedder)
+        report = await anyio.to_thread.run_sync(commit_prepared, prepared, engine.backend, engine.embedder)
         if report.added or report.replaced:
             await anyio.to_thread.run_sync(engine.reload)
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
@@ -119,5 +119,5 @@ async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) 
     """Remove a document from the index on disk and reload. :raises UnknownDocument:"""
     engine.index.transcript(document_id)
     async with lock:
-        await anyio.to_thread.run_sync(remove_document, engine.settings.index_path, engine.embedder.name, document_id)
+        await anyio.to_thread.run_sync(remove_document, engine.backend, engine.embedder, document_id)
         await anyio.to_thread.run_sync(engine.reload)

@@ -88,6 +88,7 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
     Example: rag ingest data/transcripts/ briefing.vtt
     """
     from rag.embedders.embedding import load_embedder
+    from rag.engine import open_store
     from rag.indexing.ingest import ingest_files
     from rag.generators.tokens import TokenCounter
 
@@ -96,7 +97,7 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
     counter = TokenCounter(settings.tokenizer_encoding)
 
     report = ingest_files(
-        list(paths), settings.index_path, embedder, format=format_name,
+        list(paths), open_store(settings), embedder, format=format_name,
         count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
     )
     for path, reason in report.skipped:

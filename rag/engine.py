@@ -11,13 +11,15 @@ from rag.errors import GeneratorError, UnknownDocument
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.base import Generator
 from rag.local.gguf import assemble_gguf
-from rag.indexing.index import MANIFEST, SPEAKER_MAP, TranscriptIndex
+from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
 from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
 from rag.indexing.persons import SpeakerMap
 from rag.generators.prompts import load_prompt
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import filter_documents
 from rag.settings import Settings
+from rag.stores.base import StoreBackend
+from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 from rag.generators.tokens import TokenCounter
 
@@ -28,13 +30,13 @@ GENERATORS = ("extractive", "openai", "local")
 class Snapshot:
     """One loaded generation of the index with what answers from it; replaced whole on reload.
 
-    ``stamp`` identifies what was on disk when it was loaded (see ``disk_stamp``).
+    ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``).
     """
 
     path: Path
     index: TranscriptIndex
     answerer: Answerer
-    stamp: tuple[int, ...]
+    stamp: tuple
 
 
 @dataclass
@@ -61,6 +63,11 @@ class Engine:
     @property
     def answerer(self) -> Answerer:
         return self.snapshot.answerer
+
+    @property
+    def backend(self) -> StoreBackend:
+        """Where the loaded index lives, for writers (ingest, delete)."""
+        return open_store(self.settings, self.snapshot.path)
 
     def reload(self, index_path: Path | None = None) -> None:
         """Pick up a new generation of the index (after an ingest or a delete) in one assignment."""
@@ -141,11 +148,16 @@ class Engine:
         )
 
 
+def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:
+    """The configured store (``VERBATIM_STORE``) for the index at ``index_path`` (default: the settings')."""
+    return open_backend(settings.store, index_path or settings.index_path)
+
+
 def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:
     """The index at ``index_path`` (default: the settings'), its speakers resolved to persons."""
     path = index_path or settings.index_path
     speaker_map = SpeakerMap.load(_speaker_map_path(settings, path))
-    return TranscriptIndex.load(path, embedder_name).resolved(speaker_map)
+    return TranscriptIndex(open_store(settings, path).open(embedder_name), speaker_map)
 
 
 def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | None = None) -> Snapshot:
@@ -156,15 +168,13 @@ def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | Non
     return Snapshot(path, index, build_answerer(index, embedder, settings), stamp)
 
 
-def disk_stamp(settings: Settings, index_path: Path) -> tuple[int, ...]:
-    """When the manifest and the speaker map last changed (0: absent); a commit rewrites the manifest."""
-    stamps = []
-    for path in (index_path / MANIFEST, _speaker_map_path(settings, index_path)):
-        try:
-            stamps.append(path.stat().st_mtime_ns)
-        except OSError:
-            stamps.append(0)
-    return tuple(stamps)
+def disk_stamp(settings: Settings, index_path: Path) -> tuple:
+    """The store's commit stamp and when the speaker map last changed (0: absent)."""
+    try:
+        speaker_map = _speaker_map_path(settings, index_path).stat().st_mtime_ns
+    except OSError:
+        speaker_map = 0
+    return (open_store(settings, index_path).stamp(), speaker_map)
 
 
 def _speaker_map_path(settings: Settings, index_path: Path) -> Path:

@@ -8,6 +8,7 @@ Our exception hierarchy:
     - IndexNotFound        - no index at the given path
     - IndexCorrupt         - an index file is unreadable or inconsistent
     - IndexMismatch        - the index was built with another embedder or format
+    - StoreUnavailable     - the configured store is unknown or cannot be reached
   + ModelError             - a model (embedder, GGUF) cannot be loaded
   + GeneratorError         - an answer generator failed
     - BackendUnavailable   - the LLM backend is down or timed out
@@ -53,6 +54,10 @@ class IndexCorrupt(IndexError_):
 
 class IndexMismatch(IndexError_):
     """The index was built with another embedder, dimension or format version."""
+
+
+class StoreUnavailable(IndexError_):
+    """The configured store (``VERBATIM_STORE``) is unknown or cannot be reached."""
 
 
 class SpeakerMapError(VerbatimError):

@@ -108,6 +108,25 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class DocumentRecord:
+    """What an index keeps about one transcript (``source`` is a file name, never a server path)."""
+
+    id: str
+    sha256: str
+    source: str
+    turns: int
+    chunks: int
+    speakers: list[str]
+    added_at: str
+    format: str = "text"
+    title: str | None = None
+    date: str | None = None
+    place: str | None = None
+    venue: str | None = None
+    time: str | None = None
+
+
+@dataclass(frozen=True)
 class Passage:
     """A chunk returned by retrieval, with its fused score and per-retriever ranks."""
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.stores.registry import STORES, store_name
+
 
 class Settings(BaseSettings):
     """Every tunable of the library, the CLI and the service.
@@ -30,6 +32,10 @@ class Settings(BaseSettings):
     speaker_map: Path | None = None
     # How often a running service looks for what `rag ingest` committed (manifest or speaker map changed).
     reload_poll_s: float = Field(2.0, gt=0)
+
+    # Where chunks and vectors are stored: a name in rag.stores.registry.STORES ("embedded": FAISS
+    # and files in `index_path`) or a postgresql:// URL.
+    store: str = "embedded"
 
     # Embedding and chunking.
     embedder: str = "minilm"
@@ -128,6 +134,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if store_name(value) not in STORES:
+            raise ValueError(f"unknown store {store_name(value)!r}; choose one of {sorted(STORES)} or a postgresql:// URL")
+        return value
 
     @model_validator(mode="after")
     def _openai_needs_a_url(self) -> Settings:

@@ -9,10 +9,15 @@ from rag.embedders.embedding import HashEmbedder
 from rag.formats import read_transcript
 from rag.indexing.index import TranscriptIndex
 from rag.indexing.ingest import ingest_files, remove_document
-from rag.stores.faiss_store import FaissStore
+from rag.stores import embedded
+from rag.stores.embedded import EmbeddedBackend
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 
 TWO_TURNS = "ALICE SMITH: We will open the bridge in May.\n\nBOB JONES: The budget is not approved yet.\n"
+
+
+def load(index_path, embedder=None):
+    return TranscriptIndex(EmbeddedBackend(index_path).open(embedder))
 
 
 @pytest.fixture
@@ -41,10 +46,10 @@ def test_ingest_is_incremental(tmp_path, ingest, seed_path):
     changed = ingest([other], index_path)
     assert changed.replaced == ["meeting"]
 
-    index = TranscriptIndex.load(index_path, "hash-64")
+    index = load(index_path, "hash-64")
     meeting = [c for c in index.chunks if c.document == "meeting"]
     assert [c.text for c in meeting] == ["We will open the bridge in June.", "The budget is not approved yet."]
-    assert len(index.store) == len(index.chunks)
+    assert index.store.vectors(index.store.chunk_ids()).shape == (len(index.chunks), 64)
     assert sorted(p.name for p in index_path.iterdir() if p.name.startswith("gen-")) == ["gen-000003"]
 
 
@@ -59,7 +64,7 @@ def test_a_bad_file_in_a_batch_is_reported_and_the_others_are_kept(tmp_path, ing
     assert report.added == ["good"]
     assert [path for path, _ in report.rejected] == [str(bad)]
     assert "bad.txt:1: not valid UTF-8" in report.rejected[0][1]
-    assert set(TranscriptIndex.load(index_path).transcripts) == {"kerry-lavrov-moscow-2015-12-15", "good"}
+    assert set(load(index_path).transcripts) == {"kerry-lavrov-moscow-2015-12-15", "good"}
 
 
 def test_a_folder_skips_sidecars_and_other_files_and_says_why(tmp_path, ingest):
@@ -87,15 +92,15 @@ def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, inges
     other = tmp_path / "meeting.txt"
     other.write_text(TWO_TURNS, encoding="utf-8")
 
-    def crash(self, path):
+    def crash(path, matrix):
         path.write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(FaissStore, "write", crash)
+    monkeypatch.setattr(embedded, "_write_vectors", crash)
     with pytest.raises(OSError, match="disk full"):
         ingest([other], index_path)
     monkeypatch.undo()
-    index = TranscriptIndex.load(index_path, "hash-64")
+    index = load(index_path, "hash-64")
     assert list(index.transcripts) == ["kerry-lavrov-moscow-2015-12-15"]
     assert not [p for p in index_path.iterdir() if p.name.startswith(".gen-")]
 
@@ -104,7 +109,7 @@ def test_loading_with_another_embedder_fails_clearly(tmp_path, ingest, seed_path
     index_path = tmp_path / "index"
     ingest([seed_path], index_path)
     with pytest.raises(IndexMismatch, match="built with embedder 'hash-64', but 'all-MiniLM-L6-v2' is configured"):
-        TranscriptIndex.load(index_path, "all-MiniLM-L6-v2")
+        load(index_path, "all-MiniLM-L6-v2")
     with pytest.raises(IndexMismatch):
         ingest([seed_path], index_path, HashEmbedder(dim=32))
 
@@ -118,30 +123,30 @@ def test_corrupt_files_fail_with_a_message_naming_them(tmp_path, ingest, seed_pa
     shutil.copytree(index_path, broken)
     (broken / generation.name / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexCorrupt, match="cannot read the vector file"):
-        TranscriptIndex.load(broken)
+        load(broken)
 
     truncated = tmp_path / "truncated-chunks"
     shutil.copytree(index_path, truncated)
     lines = (truncated / generation.name / "chunks.jsonl").read_text().splitlines()
     (truncated / generation.name / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(IndexCorrupt, match="83 chunks but 84 vectors; rebuild it"):
-        TranscriptIndex.load(truncated)
+        load(truncated)
 
     manifest = tmp_path / "bad-manifest"
     shutil.copytree(index_path, manifest)
     (manifest / "manifest.json").write_text("{not json")
     with pytest.raises(IndexCorrupt, match="cannot read"):
-        TranscriptIndex.load(manifest)
+        load(manifest)
 
     text = tmp_path / "edited-text"
     shutil.copytree(index_path, text)
     stored = next((text / "texts").iterdir())
     stored.write_text(stored.read_text().replace("Lavrov", "Putin"))
     with pytest.raises(IndexCorrupt, match="does not match its hash"):
-        TranscriptIndex.load(text)
+        load(text)
 
     with pytest.raises(IndexNotFound, match="run 'rag ingest' first"):
-        TranscriptIndex.load(tmp_path / "nowhere")
+        load(tmp_path / "nowhere")
 
 
 def test_remove_document(tmp_path, ingest, seed_path):
@@ -149,21 +154,21 @@ def test_remove_document(tmp_path, ingest, seed_path):
     other = tmp_path / "meeting.txt"
     other.write_text(TWO_TURNS, encoding="utf-8")
     ingest([seed_path, other], index_path)
-    remove_document(index_path, "hash-64", "kerry-lavrov-moscow-2015-12-15")
-    index = TranscriptIndex.load(index_path)
+    remove_document(index_path, HashEmbedder(), "kerry-lavrov-moscow-2015-12-15")
+    index = load(index_path)
     assert list(index.transcripts) == ["meeting"]
     assert [c.document for c in index.chunks] == ["meeting", "meeting"]
     assert len(list((index_path / "texts").glob("*.txt"))) == 1
     manifest = json.loads((index_path / "manifest.json").read_text())
     assert list(manifest["documents"]) == ["meeting"]
     with pytest.raises(UnknownDocument):
-        remove_document(index_path, "hash-64", "kerry-lavrov-moscow-2015-12-15")
+        remove_document(index_path, HashEmbedder(), "kerry-lavrov-moscow-2015-12-15")
 
 
 def test_every_format_reads_back_from_the_index_with_the_same_turns(tmp_path, ingest):
     paths = [REAL_FORMATS / name for name in REAL_FORMAT_FILES]
     ingest(paths, tmp_path / "index")
-    index = TranscriptIndex.load(tmp_path / "index")
+    index = EmbeddedBackend(tmp_path / "index").open()
     for path in paths:
         parsed = read_transcript(path)
         stored = index.transcript(parsed.id)

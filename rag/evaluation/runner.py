@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.embedders.embedding import Embedder, load_embedder
-from rag.engine import GENERATORS, Engine
+from rag.engine import GENERATORS, Engine, open_store
 from rag.errors import EvalConfigError, VerbatimError
 from rag.evaluation.gates import (
     Delta,
@@ -250,7 +250,8 @@ def _engine_for(spec: SetSpec, questions: Sequence[EvalQuestion], index_path: Pa
         files = [_original_path(spec, document) for document in dict.fromkeys(q.document for q in questions)]
         counter = TokenCounter(settings.tokenizer_encoding)
         report = ingest_files(
-            files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+            files, open_store(settings, index_path), embedder, count_tokens=counter.count,
+            max_tokens=settings.chunk_max_tokens,
             progress=progress,
         )
         if report.added or report.replaced:

@@ -11,16 +11,19 @@ import numpy as np
 
 from rag.indexing.chunking import chunk_transcript
 from rag.embedders.embedding import Embedder
-from rag.errors import IndexNotFound, TranscriptError
+from rag.errors import TranscriptError
 from rag.formats import SUFFIXES, read_transcript
-from rag.indexing.index import TranscriptIndex, write_lock
 from rag.models import Chunk, Transcript
+from rag.stores.base import StoreBackend, StoreTransaction
+from rag.stores.embedded import EmbeddedBackend
 
 Progress = Callable[[str, int, int], None]
 # A QMSum-style annotation beside its transcript (``x.turns.json`` next to ``x.txt``).
 SIDECAR_SUFFIX = ".turns.json"
 # A folder's own documentation (README.md beside the transcripts) is not a transcript.
 FOLDER_DOCS = ("readme", "license", "licence", "changelog")
+# Where to write: a store backend, or a folder meaning the embedded store there.
+Target = StoreBackend | Path
 
 
 @dataclass
@@ -64,7 +67,7 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str
 
 
 def ingest_files(
-    paths: Sequence[Path], index_path: Path, embedder: Embedder, *, format: str | None = None, **options
+    paths: Sequence[Path], target: Target, embedder: Embedder, *, format: str | None = None, **options
 ) -> IngestReport:
     """Read every file, then ingest those that parse; the others are reported, never half-written.
 
@@ -84,7 +87,7 @@ def ingest_files(
             rejected.append((str(path), f"same document id {transcript.id!r} as {transcripts[transcript.id].source}"))
             continue
         transcripts[transcript.id] = transcript
-    report = ingest_transcripts(list(transcripts.values()), index_path, embedder, **options)
+    report = ingest_transcripts(list(transcripts.values()), target, embedder, **options)
     report.skipped, report.rejected = skipped, rejected
     return report
 
@@ -114,7 +117,7 @@ def prepare_transcript(
 
 def ingest_transcripts(
     transcripts: Sequence[Transcript],
-    index_path: Path,
+    target: Target,
     embedder: Embedder,
     *,
     count_tokens: Callable[[str], int],
@@ -123,73 +126,64 @@ def ingest_transcripts(
 ) -> IngestReport:
     """Add new transcripts, replace changed ones, skip unchanged ones; save once, atomically.
 
-    :raises IndexMismatch: the index at ``index_path`` was built with another embedder.
+    :raises IndexMismatch: the index at ``target`` was built with another embedder.
     """
     started = time.perf_counter()
     report = IngestReport()
-    with write_lock(index_path):
-        index = _open_index(index_path, embedder)
+    with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
         for transcript in transcripts:
-            if not _is_unchanged(index, transcript, report):
+            if not _is_unchanged(transaction, transcript, report):
                 prepared = prepare_transcript(
                     transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, progress=progress
                 )
-                _put(index, prepared, report)
-        if report.added or report.replaced:
-            index.save(index_path)
+                _put(transaction, prepared, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def commit_prepared(prepared: PreparedTranscript, index_path: Path, embedder: Embedder) -> IngestReport:
+def commit_prepared(prepared: PreparedTranscript, target: Target, embedder: Embedder) -> IngestReport:
     """Write a transcript ``prepare_transcript`` embedded beforehand; the write lock is held only to write.
 
-    :raises IndexMismatch: the index at ``index_path`` was built with another embedder.
+    :raises IndexMismatch: the index at ``target`` was built with another embedder.
     """
     started = time.perf_counter()
     report = IngestReport()
-    with write_lock(index_path):
-        index = _open_index(index_path, embedder)
-        if not _is_unchanged(index, prepared.transcript, report):
-            _put(index, prepared, report)
-            index.save(index_path)
+    with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
+        if not _is_unchanged(transaction, prepared.transcript, report):
+            _put(transaction, prepared, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _open_index(index_path: Path, embedder: Embedder) -> TranscriptIndex:
-    try:
-        return TranscriptIndex.load(index_path, embedder.name)
-    except IndexNotFound:
-        return TranscriptIndex(embedder.name, embedder.dim)
+def as_backend(target: Target) -> StoreBackend:
+    """``target`` itself, or the embedded store in the folder it names."""
+    return EmbeddedBackend(target) if isinstance(target, Path) else target
 
 
-def _is_unchanged(index: TranscriptIndex, transcript: Transcript, report: IngestReport) -> bool:
-    record = index.records.get(transcript.id)
+def _is_unchanged(transaction: StoreTransaction, transcript: Transcript, report: IngestReport) -> bool:
+    record = transaction.documents().get(transcript.id)
     if record is not None and record.sha256 == transcript.sha256:
         report.unchanged.append(transcript.id)
         return True
     return False
 
 
-def _put(index: TranscriptIndex, prepared: PreparedTranscript, report: IngestReport) -> None:
+def _put(transaction: StoreTransaction, prepared: PreparedTranscript, report: IngestReport) -> None:
     transcript = prepared.transcript
-    replaced = transcript.id in index.records
-    index.put(transcript, prepared.chunks, prepared.vectors)
+    replaced = transcript.id in transaction.documents()
+    transaction.put(transcript, prepared.chunks, prepared.vectors)
     (report.replaced if replaced else report.added).append(transcript.id)
     report.turns += len(transcript.turns)
     report.chunks += len(prepared.chunks)
 
 
-def remove_document(index_path: Path, embedder_name: str, document_id: str) -> None:
-    """Delete a document from the index on disk.
+def remove_document(target: Target, embedder: Embedder, document_id: str) -> None:
+    """Delete a document from the index.
 
     :raises UnknownDocument: the index holds no such document.
     """
-    with write_lock(index_path):
-        index = TranscriptIndex.load(index_path, embedder_name)
-        index.remove(document_id)
-        index.save(index_path)
+    with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
+        transaction.remove(document_id)
 
 
 def _embed_with_progress(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rag.indexing.index import DocumentRecord
+from rag.models import DocumentRecord
 
 _MONTHS = {
     name: number
