@@ -27,11 +27,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, StoreUnavailable, UnknownDocument
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+except ImportError as exc:  # the optional 'postgres' extra
+    raise StoreUnavailable(f"a postgresql:// store needs psycopg: pip install 'verbatim[postgres]' ({exc})") from exc
 from rag.models import Chunk, DocumentRecord, Transcript
 from rag.stores.embedded import FORMAT_VERSION, EmbeddedStore, record_of, structure_of, transcript_from
 
@@ -217,7 +221,7 @@ class PostgresBackend:
             distance=distance, schema=sql.Identifier(self.schema),
             where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
             # ``+ 0`` hides the ordering from the planner, so that a filtered query scans exactly.
-            order=distance + sql.SQL(" + 0") if conditions else distance,
+            order=sql.SQL("({}) + 0").format(distance) if conditions else distance,
         )
         with self._session(read_only=True) as connection:
             connection.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(MIN_EF_SEARCH, k))))
