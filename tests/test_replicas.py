@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from rag.embedders.embedding import HashEmbedder
+from rag.indexing.ingest import ingest_files
+from rag.stores.postgres import PostgresBackend
+from tests.conftest import ROOT, SEED, SEED_ID
 from tests.pg_server import postgres_url  # noqa: F401
 
 KEY = "replica-test-key"
@@ -41,7 +44,7 @@ def rag_serve(store: str, workdir: Path) -> Iterator[httpx.Client]:
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=workdir, env=environ,
+        [str(Path(sys.executable).with_name("rag")), "serve", "--port", str(port)], cwd=workdir, env=environ,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
@@ -75,14 +78,15 @@ def _until(check, timeout: float = 10.0) -> float:
     return time.monotonic() - started
 
 
-def test_an_upload_through_one_replica_is_answered_by_the_other(postgres_url, tmp_path):
+def test_an_upload_through_one_replica_is_answered_by_the_other(postgres_url, counter, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
+    ingest_files([SEED], PostgresBackend(postgres_url), HashEmbedder(), count_tokens=counter.count, max_tokens=200)
     with rag_serve(postgres_url, tmp_path / "a") as first, rag_serve(postgres_url, tmp_path / "b") as second:
         headers = {"Authorization": f"Bearer {KEY}"}
         uploaded = first.post("/documents", json={"id": "harbour", "text": MEETING}, headers=headers)
         assert uploaded.status_code == 201, uploaded.text
-        assert first.get("/documents").json()["documents"][0]["id"] == "harbour"
+        assert [d["id"] for d in first.get("/documents").json()["documents"]] == ["harbour", SEED_ID]
 
         def second_answers() -> bool:
             found = second.get("/search", params={"q": "harbour bridge"})
@@ -95,7 +99,7 @@ def test_an_upload_through_one_replica_is_answered_by_the_other(postgres_url, tm
         assert "May" in answer["citations"][0]["quote"]
 
         assert second.delete("/documents/harbour", headers=headers).status_code in (200, 204)
-        delay = _until(lambda: first.get("/documents").json()["documents"] == [])
+        delay = _until(lambda: [d["id"] for d in first.get("/documents").json()["documents"]] == [SEED_ID])
         print(f"the first replica saw the delete after {delay:.2f} s")
         # Neither replica wrote anything to its working folder: the index is the database's.
         assert not any((tmp_path / name / "index").exists() for name in ("a", "b"))
