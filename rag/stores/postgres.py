@@ -18,6 +18,7 @@ that belong to that generation.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -259,7 +260,8 @@ class PostgresBackend:
             connection.read_only = read_only
             with connection.transaction():
                 yield connection
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
+            # A lost connection, a dropped table, missing privileges: the store cannot serve.
             self.close()
             raise StoreUnavailable(f"the Postgres store {self.location} failed: {_first_line(exc)}") from exc
 
@@ -303,7 +305,6 @@ class PostgresBackend:
     def _create(self, connection: psycopg.Connection, embedder: str, dim: int) -> None:
         """The schema, tables and indexes of a new index (inside the writer's transaction)."""
         statements = [
-            "CREATE EXTENSION IF NOT EXISTS vector",
             "CREATE SCHEMA IF NOT EXISTS {s}",
             "CREATE TABLE {s}.store_meta (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
             " format_version integer NOT NULL, embedder text NOT NULL, dim integer NOT NULL,"
@@ -320,21 +321,27 @@ class PostgresBackend:
             "CREATE INDEX ON {s}.chunks (speaker)",
         ]
         try:
-            for statement in statements:
-                connection.execute(sql.SQL(statement).format(s=sql.Identifier(self.schema), dim=sql.Literal(dim)))
-        except psycopg.errors.FeatureNotSupported as exc:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.Error as exc:
             raise StoreUnavailable(
-                f"{self.location} lacks the pgvector extension: {_first_line(exc)} "
+                f"{self.location} cannot use pgvector: {_first_line(exc)} "
                 "(install pgvector, then run CREATE EXTENSION vector as a superuser)"
             ) from exc
+        for statement in statements:
+            connection.execute(sql.SQL(statement).format(s=sql.Identifier(self.schema), dim=sql.Literal(dim)))
         connection.execute(
             self.query("INSERT INTO {}.store_meta (format_version, embedder, dim) VALUES (%s, %s, %s)"),
             (FORMAT_VERSION, embedder, dim),
         )
 
 
+@functools.cache
 def postgres_backend(configured: str, index_path: Path) -> PostgresBackend:
-    """The registry's factory: ``configured`` is the URL, the index folder's name picks the schema."""
+    """The registry's factory: ``configured`` is the URL, the index folder's name picks the schema.
+
+    One backend per URL and index in a process: the engine asks for the store on every poll of
+    the generation, and each backend keeps its connections open.
+    """
     return PostgresBackend(configured, Path(index_path).name)
 
 
