@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from bench.bench import CORPORA, percentile  # noqa: E402
+from bench import CORPORA, percentile  # noqa: E402  (bench/bench.py, beside this script)
 from rag.embedders.embedding import load_embedder  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.generators.tokens import TokenCounter  # noqa: E402
