@@ -19,6 +19,7 @@ that belong to that generation.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import threading
@@ -81,11 +82,11 @@ class PostgresStore(EmbeddedStore):
     ) -> list[tuple[str, float]]:
         if k <= 0 or not self.chunk_ids():
             return []
-        # A commit after this generation was read may have replaced some chunks: ask for more,
-        # keep this generation's, so that the hits agree with everything else it returns.
+        # The table may already hold a later commit: hits of chunks this generation lacks are
+        # dropped, so that they agree with its other answers (until the reload, maybe fewer than k).
         hits = self._backend.nearest(query, k, documents=documents, speakers=speakers)
         known = set(self.chunk_ids())
-        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in known][:k]
+        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in known]
 
 
 class PostgresTransaction:
@@ -167,6 +168,8 @@ class PostgresBackend:
             texts = connection.execute(self.query("SELECT id, text, structure FROM {}.documents"))
             transcripts = {}
             for document_id, text, structure in texts:
+                if hashlib.sha256(text.encode("utf-8")).hexdigest() != records[document_id].sha256:
+                    raise IndexCorrupt(f"{self.location}: the text of {document_id!r} does not match its hash")
                 try:
                     transcripts[document_id] = transcript_from(structure, records[document_id], text)
                 except (KeyError, TypeError, ValueError) as exc:
