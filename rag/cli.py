@@ -318,6 +318,31 @@ def eval_command(sets: tuple[str, ...], generator: str | None, mode: str | None,
 
 
 @main.command()
+@click.option("--from", "source", required=True, metavar="FOLDER|URL",
+              help="The index to copy: a folder or a postgresql:// URL.")
+@click.option("--to", "target", required=True, metavar="FOLDER|URL",
+              help="Where to copy it: a folder or a postgresql:// URL.")
+@_friendly_errors
+def migrate(source: str, target: str) -> None:
+    """Copy an index between stores, vectors included (nothing is re-embedded).
+
+    The Postgres side's schema is named after the folder side (index/default: verbatim_default).
+    Documents the target already holds unchanged are skipped; documents only it holds are kept.
+
+    Example: rag migrate --from index/default --to postgresql://user@host/db
+    """
+    from rag.stores.migrate import index_name_of, migrate as copy_index, open_location
+
+    name = index_name_of(source, target)
+    source_store, target_store = open_location(source, name), open_location(target, name)
+    report = copy_index(source_store, target_store)
+    click.echo(
+        f"copied {len(report.copied)}, unchanged {len(report.unchanged)}, kept {len(report.kept)} "
+        f"({report.chunks} chunks, {report.seconds:.1f} s) -> {target_store.location}"
+    )
+
+
+@main.command()
 @click.option("--host", default=None, help="Interface to bind (default: VERBATIM_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: VERBATIM_PORT or 8000).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,

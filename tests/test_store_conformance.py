@@ -20,7 +20,18 @@ from rag.stores.base import ChunkStore, StoreBackend
 from rag.stores.embedded import EmbeddedBackend
 
 StoreFactory = Callable[[Path], StoreBackend]
-STORE_FACTORIES: list = [pytest.param(lambda tmp_path: EmbeddedBackend(tmp_path / "index"), id="embedded")]
+def _postgres(tmp_path: Path) -> StoreBackend:
+    # One database for the session's server; each test its own schema, named after its tmp_path.
+    from rag.stores.postgres import PostgresBackend
+    from tests.pg_server import shared_database_url
+
+    return PostgresBackend(shared_database_url(), tmp_path.name)
+
+
+STORE_FACTORIES: list = [
+    pytest.param(lambda tmp_path: EmbeddedBackend(tmp_path / "index"), id="embedded"),
+    pytest.param(_postgres, id="postgres"),
+]
 
 EMBEDDER, DIM = "hand-4", 4
 BUDGET = "ALICE: The school budget grows.\n\nBOB: Rain is expected on Friday.\n\nALICE: We vote on the budget.\n"

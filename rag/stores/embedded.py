@@ -121,6 +121,15 @@ class EmbeddedStore:
             raise IndexMismatch(f"a query vector of shape {query.shape} for an index of dimension {self._dim}")
         return query
 
+    def fill(
+        self, records: dict[str, DocumentRecord], transcripts: dict[str, Transcript], chunks: list[Chunk],
+        matrix: np.ndarray,
+    ) -> None:
+        """Hold what a backend read for this generation (``matrix`` row i is ``chunks[i]``'s vector)."""
+        self._records, self._transcripts = records, transcripts
+        self._blocks = [matrix]
+        self._set_chunks(chunks)
+
     def _matrix(self) -> np.ndarray:
         if len(self._blocks) > 1:
             self._blocks = [np.concatenate(self._blocks)]
@@ -210,12 +219,9 @@ class EmbeddedBackend:
         chunks = _read_chunks(generation_dir / CHUNKS)
         if len(chunks) != len(matrix):
             raise IndexCorrupt(f"index {path}: {len(chunks)} chunks but {len(matrix)} vectors; rebuild it")
-        store._blocks = [matrix]
-        store._set_chunks(chunks)
+        store.fill(records, {doc_id: _read_text(path, record) for doc_id, record in records.items()}, chunks, matrix)
         if len(store._row_of) != len(chunks):
             raise IndexCorrupt(f"index {path}: two chunks share an id; rebuild it")
-        store._transcripts = {doc_id: _read_text(path, record) for doc_id, record in records.items()}
-        store._records = records
         return store
 
     @contextmanager
@@ -250,7 +256,7 @@ class EmbeddedBackend:
                 _write_atomic(target, transcript.text.encode("utf-8"))
             structure = texts / f"{transcript.sha256}.json"
             if not structure.exists():
-                _write_atomic(structure, json.dumps(_structure_of(transcript), ensure_ascii=False).encode("utf-8"))
+                _write_atomic(structure, json.dumps(structure_of(transcript), ensure_ascii=False).encode("utf-8"))
         generation = state.generation + 1
         staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=path))
         try:
@@ -367,12 +373,12 @@ def _read_text(path: Path, record: DocumentRecord) -> Transcript:
     if hashlib.sha256(data).hexdigest() != record.sha256:
         raise IndexCorrupt(f"index {path}: the text of {record.id!r} does not match its hash")
     try:
-        return _transcript_from(structure, record, data.decode("utf-8"))
+        return transcript_from(structure, record, data.decode("utf-8"))
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"index {path}: the turns of {record.id!r} are malformed ({exc!r})") from exc
 
 
-def _structure_of(transcript: Transcript) -> dict:
+def structure_of(transcript: Transcript) -> dict:
     """What a transcript's reader found, keyed by content: the same text always has the same turns."""
     return {
         "format": transcript.format,
@@ -382,7 +388,7 @@ def _structure_of(transcript: Transcript) -> dict:
     }
 
 
-def _transcript_from(structure: dict, record: DocumentRecord, text: str) -> Transcript:
+def transcript_from(structure: dict, record: DocumentRecord, text: str) -> Transcript:
     turns = tuple(
         Turn(document=record.id, **{**raw, "flags": tuple(raw.get("flags", ()))}) for raw in structure["turns"]
     )

@@ -21,7 +21,14 @@ def _embedded(configured: str, index_path: Path) -> StoreBackend:
     return EmbeddedBackend(index_path)
 
 
-STORES: dict[str, StoreFactory] = {"embedded": _embedded}
+def _postgres(configured: str, index_path: Path) -> StoreBackend:
+    # Imported here: psycopg is the optional 'postgres' extra (without it, StoreUnavailable says so).
+    from rag.stores.postgres import postgres_backend
+
+    return postgres_backend(configured, index_path)
+
+
+STORES: dict[str, StoreFactory] = {"embedded": _embedded, "postgres": _postgres}
 
 
 def store_name(configured: str) -> str:
