@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.indexing.index import TranscriptIndex
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.stores.embedded import EmbeddedBackend
