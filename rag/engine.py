@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache
+from rag.answering.refusal import load_refusal_model
 from rag.embedders.embedding import Embedder, load_embedder
 from rag.errors import GeneratorError, UnknownDocument
 from rag.generators.extractive import ExtractiveGenerator
@@ -116,10 +117,7 @@ class Engine:
             overrides["documents"] = documents
         s = self.settings
         values = dict(
-            k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, min_dense_score=s.min_dense_score,
-            min_lexical_overlap=s.min_lexical_overlap, max_unknown_share=s.max_unknown_share,
-            min_dense_score_speaker=s.min_dense_score_speaker,
-            max_question_chars=s.max_question_chars, min_summary_support=s.min_summary_support,
+            k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, max_question_chars=s.max_question_chars, min_summary_support=s.min_summary_support,
         )
         values.update({key: value for key, value in overrides.items() if value is not None})
         return AnswerOptions(**values)
@@ -183,4 +181,5 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         retriever=retriever,
         directory=SpeakerDirectory(index.transcripts.values()),
         verifier_for=make_verifier_cache(index.transcripts, settings.repair_min_similarity),
+        refusal=load_refusal_model(settings.refusal_model),
     )

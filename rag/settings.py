@@ -62,15 +62,9 @@ class Settings(BaseSettings):
     short_chunk_terms: int = Field(0, ge=0)
     speaker_aware: bool = True
 
-    # When to refuse (calibrated on eval/sets/seed.jsonl): a question is covered when its topic
-    # is close in meaning to a passage, or shares enough words with one while few of its
-    # words are unknown to the whole corpus.
-    min_dense_score: float = Field(0.34, ge=-1.0, le=1.0)
-    min_lexical_overlap: float = Field(0.5, ge=0.0, le=1.0)
-    max_unknown_share: float = Field(0.5, gt=0.0, le=1.0)
-    # Asked of one speaker, a topic must be close to that speaker's own words: "what did Lavrov
-    # say about Iran" scores 0.40-0.44 against Lavrov passages of the generic kind though he never did.
-    min_dense_score_speaker: float = Field(0.45, ge=-1.0, le=1.0)
+    # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
+    # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.
+    refusal_model: Path | None = None
 
     # Extractive answers.
     extractive_max_quotes: int = Field(3, ge=1, le=10)
