@@ -125,7 +125,10 @@ class Engine:
     def _build_generator(self, name: str) -> Generator:
         s = self.settings
         if name == "extractive":
-            return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
+            return ExtractiveGenerator(
+                self.embedder, max_quotes=s.extractive_max_quotes,
+                question_penalty=s.extractive_question_penalty, answer_bonus=s.extractive_answer_bonus,
+            )
         template = load_prompt("answer.j2", s.prompts_dir)
         if name == "openai":
             if not s.openai_base_url:

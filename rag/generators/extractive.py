@@ -1,11 +1,15 @@
 """The extractive generator: answers with the retrieved sentences that best match the question.
 
 No language model is involved, so every quotation is the transcript's text by construction.
+A sentence that asks ("is there a danger that ...?") restates the question best but answers
+nothing, so it ranks lower unless the question is about what was asked; a sentence carrying
+what the question asks for (a figure for "how much", a name for "who") ranks higher.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +24,16 @@ from rag.sentences import sentence_spans
 _LEXICAL_WEIGHT = 0.35
 # Greetings and thanks are sentences too, but never an answer.
 _MIN_SENTENCE_CHARS = 25
+# Questions about questions: "What did the journalist ask?", "Which questions were raised?"
+_ASKS_WHAT_WAS_ASKED = re.compile(r"\b(?:ask|asks|asked|asking|question|questions|queried|wonder(?:ed)?)\b", re.I)
+_ASKS_FOR_FIGURE = re.compile(
+    r"\b(?:how (?:much|many|long|often|far|old|big|large)|rate|rates|price|prices|cost|costs|number|"
+    r"percentage|percent|amount|figure|figures|budget|salary|fee|fees|when|what year|what date|how soon)\b", re.I,
+)
+_FIGURE = re.compile(r"\d")
+_ASKS_FOR_NAME = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|member|members|organi[sz]ation|group|company))\b", re.I)
+# A capitalised word after the sentence's first: a person, a place, an organisation.
+_NAME = re.compile(r"(?<=\S)\s+(?!I\b)[A-Z][a-z]+")
 
 
 @dataclass(frozen=True)
@@ -36,10 +50,15 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3, cache_size: int = 20000) -> None:
+    def __init__(
+        self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3, cache_size: int = 20000,
+        question_penalty: float = 0.0, answer_bonus: float = 0.0,
+    ) -> None:
         self.embedder = embedder
         self.max_quotes = max_quotes
         self.min_score = min_score
+        self.question_penalty = question_penalty
+        self.answer_bonus = answer_bonus
         # Sentence vectors by sentence text: the same passages come back for many questions.
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
@@ -48,6 +67,10 @@ class ExtractiveGenerator:
         self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
     ) -> Draft:
         candidates = self._candidates(focus or question, passages)
+        candidates = [
+            _Candidate(c.passage, c.start, c.end, c.text, c.score + self._answer_shape(question, c.text))
+            for c in candidates
+        ]
         if not candidates:
             return Draft(refused=True)
         chosen = _select(candidates, self.max_quotes)
@@ -72,6 +95,17 @@ class ExtractiveGenerator:
             _Candidate(number, start, end, text, float(cos) + _LEXICAL_WEIGHT * term_overlap(question, text))
             for (number, _, start, end, text), cos in zip(raw, cosines)
         ]
+
+    def _answer_shape(self, question: str, sentence: str) -> float:
+        """Penalty for a sentence that only asks, bonus for one carrying what is asked for."""
+        shift = 0.0
+        if sentence.rstrip().endswith("?") and not _ASKS_WHAT_WAS_ASKED.search(question):
+            shift -= self.question_penalty
+        if (_ASKS_FOR_FIGURE.search(question) and _FIGURE.search(sentence)) or (
+            _ASKS_FOR_NAME.search(question) and _NAME.search(sentence)
+        ):
+            shift += self.answer_bonus
+        return shift
 
     def _sentence_vectors(self, raw: list[tuple[int, str, int, int, str]]) -> np.ndarray:
         # Keyed by the sentence itself: a vector depends on nothing else, so a replaced document
