@@ -9,6 +9,9 @@ an L2 penalty (numpy, Newton's method: deterministic) is fitted on the rows with
 threshold is the one that minimises the larger of the two error rates, each relative to its
 target (answerable refused <= 2%, unanswerable answered <= 5%), counted over the whole set.
 
+The set's index may hold only some of its meetings; the questions on the others are skipped
+(the model records which meetings it was fitted on).
+
 Usage:
   .venv/bin/python eval/fit_refusal.py            # assess the set (its index must exist), then fit
   .venv/bin/python eval/fit_refusal.py --from-rows   # refit from the committed feature rows
@@ -54,11 +57,16 @@ def collect_rows(set_name: str) -> list[dict]:
     engine = Engine.load(settings, embedder=load_embedder(settings.embedder, settings.embed_batch_size),
                          index_path=spec.index)
     questions = parse_set(spec.file.read_text(encoding="utf-8").splitlines(), str(spec.file))
+    # The set's index may hold part of its meetings (embedding all of them is slow): fit on those.
+    missing = sorted({q.document for q in questions} - set(engine.index.records))
+    if missing:
+        print(f"not in {spec.index}, skipped: {', '.join(missing)}")
+    questions = [q for q in questions if q.document in engine.index.records]
     rows = []
     for question in questions:
         assessed = engine.answerer.assess(question.question, engine.options(document=question.document))
         rows.append({
-            "qid": question.qid, "kinds": list(question.kinds), "answerable": question.answerable,
+            "qid": question.qid, "document": question.document, "kinds": list(question.kinds), "answerable": question.answerable,
             "features": assessed.features if assessed.features is None
             else {name: round(assessed.features[name], 6) for name in FEATURES},
             "refused_before": None if assessed.features is not None else assessed.refusal,
@@ -125,6 +133,7 @@ def fit_model(rows: Sequence[dict], source: str, l2: float = L2) -> RefusalModel
     refused, wrongly = error_rates(probabilities, answerable, threshold)
     provenance = {
         "fitted_by": "eval/fit_refusal.py", "rows": source, "questions": len(rows), "fitted_rows": len(fitted),
+        "meetings": sorted({row["document"] for row in rows}),
         "l2": l2, "threshold_rule": "min max(refused/0.02, answered/0.05) over the whole set",
         "choose_answerable_refused": round(refused, 4), "choose_unanswerable_answered": round(wrongly, 4),
     }

@@ -1,8 +1,8 @@
 """The extractive generator: answers with the retrieved sentences that best match the question.
 
 No language model is involved, so every quotation is the transcript's text by construction.
-A sentence that asks ("is there a danger that ...?") restates the question best but answers
-nothing, so it ranks lower unless the question is about what was asked; a sentence carrying
+The words of a turn that asks ("... is there a danger that ...?") restate the
+question best but answer nothing, so they rank lower unless the question is about what was asked; a sentence carrying
 what the question asks for (a figure for "how much", a name for "who") ranks higher.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.embedders.embedding import Embedder
 from rag.generators.base import Draft, DraftQuote, Message
-from rag.retrieval.lexical import term_overlap
+from rag.retrieval.lexical import content_terms, query_terms, term_overlap
 from rag.models import Passage
 from rag.sentences import sentence_spans
 
@@ -30,7 +30,8 @@ _ASKS_FOR_FIGURE = re.compile(
     r"\b(?:how (?:much|many|long|often|far|old|big|large)|rate|rates|price|prices|cost|costs|number|"
     r"percentage|percent|amount|figure|figures|budget|salary|fee|fees|when|what year|what date|how soon)\b", re.I,
 )
-_FIGURE = re.compile(r"\d")
+# A figure and the two words either side of it: "the £4.50 rate that we've set".
+_FIGURE = re.compile(r"(?:\S+\s+){0,2}\S*\d\S*(?:\s+\S+){0,2}")
 _ASKS_FOR_NAME = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|member|members|organi[sz]ation|group|company))\b", re.I)
 # A capitalised word after the sentence's first: a person, a place, an organisation.
 _NAME = re.compile(r"(?<=\S)\s+(?!I\b)[A-Z][a-z]+")
@@ -68,7 +69,8 @@ class ExtractiveGenerator:
     ) -> Draft:
         candidates = self._candidates(focus or question, passages)
         candidates = [
-            _Candidate(c.passage, c.start, c.end, c.text, c.score + self._answer_shape(question, c.text))
+            _Candidate(c.passage, c.start, c.end, c.text,
+                       c.score + self._answer_shape(question, c.text, _asks(passages[c.passage - 1].chunk.text)))
             for c in candidates
         ]
         if not candidates:
@@ -96,12 +98,12 @@ class ExtractiveGenerator:
             for (number, _, start, end, text), cos in zip(raw, cosines)
         ]
 
-    def _answer_shape(self, question: str, sentence: str) -> float:
-        """Penalty for a sentence that only asks, bonus for one carrying what is asked for."""
+    def _answer_shape(self, question: str, sentence: str, in_a_question: bool) -> float:
+        """Penalty for the words of a turn that asks, bonus for a sentence carrying what is asked for."""
         shift = 0.0
-        if sentence.rstrip().endswith("?") and not _ASKS_WHAT_WAS_ASKED.search(question):
+        if in_a_question and not _ASKS_WHAT_WAS_ASKED.search(question):
             shift -= self.question_penalty
-        if (_ASKS_FOR_FIGURE.search(question) and _FIGURE.search(sentence)) or (
+        if (_ASKS_FOR_FIGURE.search(question) and _figure_about(question, sentence)) or (
             _ASKS_FOR_NAME.search(question) and _NAME.search(sentence)
         ):
             shift += self.answer_bonus
@@ -121,6 +123,17 @@ class ExtractiveGenerator:
                 self._vectors.clear()
             self._vectors.update((keys[i], found[keys[i]]) for i in missing)
         return np.stack([found[key] for key in keys])
+
+
+def _asks(turn: str) -> bool:
+    """Whether a turn (or its part) asks something: its other sentences lead up to the question."""
+    return "?" in turn
+
+
+def _figure_about(question: str, sentence: str) -> bool:
+    """Whether a figure in ``sentence`` stands next to a word of the question ("£4.50 rate" for "rate")."""
+    wanted = set(query_terms(question))
+    return any(wanted & set(content_terms(m.group())) for m in _FIGURE.finditer(sentence))
 
 
 def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
