@@ -18,6 +18,9 @@ Each set has the schema of ``eval/sets/seed.jsonl`` (see ``eval/README.md``):
   meeting: a speaker of another meeting of the domain, or a made-up name) and ``moved``
   (a topic question of a meeting of another domain, none of whose specific words occur here).
 
+A third set, ``qmsum-tune-gate.jsonl``, is the part of ``report`` on the two shortest meetings
+(fewest turns) of each domain: small enough for ``make test`` to gate on it every time.
+
 Usage: .venv/bin/python eval/build_qmsum_tune_set.py [--dataset DIR]
 """
 
@@ -39,6 +42,7 @@ from rag.formats.labels import canonical_speaker  # noqa: E402
 DEFAULT_DATASET = ROOT.parent / "shared" / "datasets" / "qmsum-tune"
 SETS = ROOT / "eval" / "sets"
 SPLITS = ("choose", "report")
+GATE_MEETINGS_PER_DOMAIN = 2
 
 # (topic as asked, words none of which may occur in the meeting)
 OFF_TOPICS: list[tuple[str, tuple[str, ...]]] = [
@@ -106,7 +110,19 @@ def build(dataset: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
     for number, name in enumerate(sorted(domain_of)):
         for row in _unanswerable(number, name, domain_of, transcripts, queries):
             rows[split[name]].append(row)
+    gate = gate_meetings({n: d for n, d in domain_of.items() if split[n] == "report"},
+                         {n: len(t.turns) for n, t in transcripts.items()})
+    rows["gate"] = [row for row in rows["report"] if row["document"] in gate]
     return rows, split
+
+
+def gate_meetings(domain_of: dict[str, str], turns: dict[str, int]) -> set[str]:
+    """Per domain, the ``GATE_MEETINGS_PER_DOMAIN`` meetings with the fewest turns (ties by name)."""
+    chosen: set[str] = set()
+    for domain in sorted(set(domain_of.values())):
+        meetings = sorted((turns[n], n) for n, d in domain_of.items() if d == domain)
+        chosen.update(name for _, name in meetings[:GATE_MEETINGS_PER_DOMAIN])
+    return chosen
 
 
 def _unanswerable(number: int, name: str, domain_of: dict[str, str], transcripts: dict, queries: list[dict]) -> list[dict]:

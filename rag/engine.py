@@ -19,6 +19,7 @@ from rag.indexing.ingest import (
 )
 from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
 from rag.models import Answer, DocumentSummary, Passage, Transcript
+from rag.answering.refusal import load_refusal_model
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
@@ -202,10 +203,8 @@ class Engine:
             overrides["documents"] = documents
         s = self.settings
         values = dict(
-            k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, min_dense_score=s.min_dense_score,
-            min_lexical_overlap=s.min_lexical_overlap, max_unknown_share=s.max_unknown_share,
-            min_dense_score_speaker=s.min_dense_score_speaker,
-            max_question_chars=s.max_question_chars, min_summary_support=s.min_summary_support,
+            k=s.top_k, mode=s.retriever, speaker_aware=s.speaker_aware, max_question_chars=s.max_question_chars,
+            min_summary_support=s.min_summary_support,
         )
         values.update({key: value for key, value in overrides.items() if value is not None})
         return AnswerOptions(**values)
@@ -370,4 +369,5 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         retriever=retriever,
         directory=SpeakerDirectory(index.transcripts.values()),
         verifier_for=make_verifier_cache(index.transcripts, settings.repair_min_similarity),
+        refusal=load_refusal_model(settings.refusal_model),
     )

@@ -119,3 +119,7 @@ class EvalConfigError(EvalError):
 
 class JudgeError(EvalError):
     """The LLM judge answered something unusable."""
+
+
+class RefusalModelError(VerbatimError):
+    """The refusal model file is missing, not JSON, or not a model this version can use."""

@@ -264,6 +264,15 @@ def test_the_qmsum_tune_sets_and_split_are_what_their_build_script_writes():
     assert {split[r["document"]] for r in rows["choose"]} == {"choose"}
     for domain in ("committee", "product", "academic"):
         assert all(any(domain in r["kinds"] for r in part) for part in rows.values())
+    # The CI gate set is the report split's questions on each domain's two shortest report meetings.
+    gate = {r["document"] for r in rows["gate"]}
+    assert rows["gate"] == [r for r in rows["report"] if r["document"] in gate]
+    for domain in ("committee", "product", "academic"):
+        report = {r["document"] for r in rows["report"] if domain in r["kinds"]}
+        chosen = gate & report
+        assert len(chosen) == module.GATE_MEETINGS_PER_DOMAIN
+        turns = {name: len(module.read_transcript(dataset / "transcripts" / f"{name}.txt").turns) for name in report}
+        assert max(turns[n] for n in chosen) <= min(turns[n] for n in report - chosen)
 
 
 # ---- gates and baselines ----------------------------------------------------------------------------

@@ -44,3 +44,24 @@ def test_sentence_vectors_follow_the_words_not_the_offsets():
     generator._sentence_vectors(before)
     vectors = generator._sentence_vectors(after)
     assert (vectors == embedder.embed([WEATHER, BUDGET])).all()
+
+
+QUESTIONER = ("The last thing from me: the hourly rate for the childcare offer, is there a danger that "
+              "wealthier parents will pay for better care?")
+ANSWER = "The first thing to say is the £4.50 rate that we've set has been welcomed by providers."
+
+
+def test_the_sentence_carrying_the_figure_is_preferred_to_the_question_that_asked_for_it(minilm):
+    passages = [_passage(QUESTIONER), _passage(ANSWER)]
+    question = "What is the hourly rate for the childcare offer?"
+    plain = ExtractiveGenerator(minilm, max_quotes=1).generate(question, passages)
+    shaped = ExtractiveGenerator(minilm, max_quotes=1, question_penalty=1.0, answer_bonus=0.1).generate(question, passages)
+    assert [q.text for q in plain.quotes] == [QUESTIONER]
+    assert [q.text for q in shaped.quotes] == [ANSWER]
+
+
+def test_the_question_is_quoted_when_the_question_asks_what_was_asked(minilm):
+    passages = [_passage(QUESTIONER), _passage(ANSWER)]
+    question = "What did the committee member ask about the hourly rate for the childcare offer?"
+    shaped = ExtractiveGenerator(minilm, max_quotes=1, question_penalty=1.0, answer_bonus=0.0).generate(question, passages)
+    assert [q.text for q in shaped.quotes] == [QUESTIONER]

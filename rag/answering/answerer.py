@@ -6,12 +6,14 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.errors import GeneratorError, QuestionError
 from rag.generators.base import Draft, Generator, Message, previous_question
+from rag.answering.followup import refers_back
 from rag.answering.grounding import grounding
-from rag.retrieval.lexical import content_terms, term_overlap, unknown_share
+from rag.answering.refusal import RefusalModel, evidence_features
+from rag.retrieval.lexical import content_terms
 from rag.models import Answer, Citation, Passage, Transcript
 from rag.indexing.persons import ROLE_QUESTIONER, display_name
 from rag.retrieval.retriever import Mode, Retriever
@@ -36,10 +38,6 @@ class AnswerOptions:
     k: int
     mode: Mode
     speaker_aware: bool
-    min_dense_score: float
-    min_lexical_overlap: float
-    max_unknown_share: float
-    min_dense_score_speaker: float
     max_question_chars: int
     min_summary_support: float
     speaker: str | None = None
@@ -50,6 +48,23 @@ class AnswerOptions:
     scope_by_question: bool = True
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What retrieval found for a question, and whether it covers it (before any drafting).
+
+    ``refusal`` is set when the question is refused before drafting: a named person who never
+    speaks, nothing to search, or passages the refusal model judges not to cover it.
+    """
+
+    query: str
+    passages: list[Passage]
+    documents: tuple[str, ...] | None
+    history: tuple[Message, ...]
+    features: dict[str, float] | None = None
+    covered: float | None = None
+    refusal: str | None = None
+
+
 @dataclass
 class Answerer:
     """Everything needed to answer questions over one loaded index."""
@@ -57,6 +72,8 @@ class Answerer:
     retriever: Retriever
     directory: SpeakerDirectory
     verifier_for: Callable[[str], QuoteVerifier]
+    refusal: RefusalModel
+    _document_terms: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def answer(
         self,
@@ -77,30 +94,10 @@ class Answerer:
         started = time.perf_counter()
         question = validate_question(question, options.max_question_chars)
         timings: dict[str, float] = {}
-        documents, asked = self._scope(question, options)
-        mention = self.directory.mention(asked)
-        speakers = self.resolve_speakers(options, mention.speakers)
-        if mention.absent and not speakers:
-            names = ", ".join(mention.absent)
-            return _refusal(question, generator.name, f"{names} does not speak in {self._where(documents)}.", timings, started)
-
-        # Once the speaker filter holds the "who", the search is about the "what"; a follow-up
-        # ("and what did Kerry say about it?") borrows the "what" of the previous question.
-        query = mention.topic if speakers else asked
-        earlier = previous_question(history)
-        if earlier:
-            query = f"{self.directory.mention(earlier).topic} {query}"
-        clock = time.perf_counter()
-        passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, documents=documents)
-        timings["retrieval"] = _ms(clock)
-        if not passages:
-            reason = (
-                f"{', '.join(display_name(s) for s in speakers)} does not speak in {self._where(documents, speakers=False)}."
-                if speakers else NOT_COVERED
-            )
-            return _refusal(question, generator.name, reason, timings, started)
-        if not self._has_evidence(query, passages, options, restricted=bool(speakers)):
-            return _refusal(question, generator.name, NOT_COVERED, timings, started, passages)
+        assessed = self.assess(question, options, history=history, timings=timings)
+        documents, query, passages, history = assessed.documents, assessed.query, assessed.passages, assessed.history
+        if assessed.refusal is not None:
+            return _refusal(question, generator.name, assessed.refusal, timings, started, passages)
 
         answer = self._draft_and_verify(question, query, passages, generator, history, timings, options)
         if fallback is not None and (answer is None or (not answer.citations and answer.refusal_reason != DECLINED)):
@@ -115,6 +112,58 @@ class Answerer:
             answer.answer = f"From {'; '.join(describe(self._records[d]) for d in documents)}:\n{answer.answer}"
         answer.timings_ms = {**timings, "total": _ms(started)}
         return answer
+
+    def assess(
+        self, question: str, options: AnswerOptions, *, history: Sequence[Message] = (),
+        timings: dict[str, float] | None = None,
+    ) -> Assessment:
+        """Retrieve for ``question`` and decide whether the passages cover it.
+
+        ``eval/fit_refusal.py`` fits the refusal model on the features computed here.
+        """
+        documents, asked = self._scope(question, options)
+        mention = self.directory.mention(asked)
+        speakers = self.resolve_speakers(options, mention.speakers)
+        if mention.absent and not speakers:
+            names = ", ".join(mention.absent)
+            reason = f"{names} does not speak in {self._where(documents)}."
+            return Assessment(asked, [], documents, (), refusal=reason)
+
+        # Once the speaker filter holds the "who", the search is about the "what". A follow-up
+        # ("and what did Kerry say about it?") borrows the "what" of the previous question; a
+        # question with a subject of its own starts afresh, and the conversation is not passed on.
+        query = mention.topic if speakers else asked
+        earlier = previous_question(history)
+        if earlier and refers_back(mention.topic):
+            query = f"{self.directory.mention(earlier).topic} {query}"
+        else:
+            history = ()
+        clock = time.perf_counter()
+        passages = self.retriever.search(query, options.k, mode=options.mode, speakers=speakers, documents=documents)
+        if timings is not None:
+            timings["retrieval"] = _ms(clock)
+        if not passages:
+            reason = (
+                f"{', '.join(display_name(s) for s in speakers)} does not speak in {self._where(documents, speakers=False)}."
+                if speakers else NOT_COVERED
+            )
+            return Assessment(query, [], documents, tuple(history), refusal=reason)
+        known = self.retriever.vocabulary if documents is None else self._terms_of(documents)
+        features = evidence_features(query, passages, self.retriever.vocabulary, known, restricted=bool(speakers))
+        covered = self.refusal.probability(features)
+        return Assessment(
+            query, passages, documents, tuple(history), features, covered,
+            refusal=None if covered >= self.refusal.threshold else NOT_COVERED,
+        )
+
+    def _terms_of(self, documents: tuple[str, ...]) -> set[str]:
+        """The content terms of some documents (each document's computed once)."""
+        terms: set[str] = set()
+        for document in documents:
+            if document not in self._document_terms:
+                self._document_terms[document] = frozenset(content_terms(self.retriever.index.transcripts[document].text))
+            terms |= self._document_terms[document]
+        return terms
 
     @property
     def _records(self):
@@ -162,19 +211,6 @@ class Answerer:
                 prefer_speakers=mention.speakers,
             )
         return self.retriever.search(query, options.k, mode=options.mode, documents=options.documents)
-
-    def _has_evidence(self, topic: str, passages: list[Passage], options: AnswerOptions, *, restricted: bool) -> bool:
-        """Whether the passages plausibly answer the question's topic at all."""
-        best_dense = max((p.dense_score or 0.0) for p in passages)
-        if best_dense >= (options.min_dense_score_speaker if restricted else options.min_dense_score):
-            return True
-        # A rare word of the question found in a passage ("humanitarian") is evidence too.
-        rare = self.retriever.vocabulary.rare_terms(topic)
-        if best_dense >= options.min_dense_score and any(rare & set(content_terms(p.chunk.text)) for p in passages):
-            return True
-        best_overlap = max(term_overlap(topic, p.chunk.text) for p in passages)
-        unknown = unknown_share(topic, self.retriever.vocabulary)
-        return best_overlap >= options.min_lexical_overlap and unknown < options.max_unknown_share
 
     def resolve_speakers(self, options: AnswerOptions, mentioned: Sequence[str] = ()) -> list[str]:
         """The speakers to restrict to: the explicit option, else those the question names."""

@@ -1,23 +1,38 @@
 """The extractive generator: answers with the retrieved sentences that best match the question.
 
 No language model is involved, so every quotation is the transcript's text by construction.
+The words of a turn that asks ("... is there a danger that ...?") restate the
+question best but answer nothing, so they rank lower unless the question is about what was asked; a sentence carrying
+what the question asks for (a figure for "how much", a name for "who") ranks higher.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embedders.embedding import Embedder
 from rag.generators.base import Draft, DraftQuote, Message
-from rag.retrieval.lexical import term_overlap
+from rag.retrieval.lexical import content_terms, query_terms, term_overlap
 from rag.models import Passage
 from rag.sentences import sentence_spans
 
 # Greetings and thanks are sentences too, but never an answer.
 _MIN_SENTENCE_CHARS = 25
+# Questions about questions: "What did the journalist ask?", "Which questions were raised?"
+_ASKS_WHAT_WAS_ASKED = re.compile(r"\b(?:ask|asks|asked|asking|question|questions|queried|wonder(?:ed)?)\b", re.I)
+_ASKS_FOR_FIGURE = re.compile(
+    r"\b(?:how (?:much|many|long|often|far|old|big|large)|rate|rates|price|prices|cost|costs|number|"
+    r"percentage|percent|amount|figure|figures|budget|salary|fee|fees|when|what year|what date|how soon)\b", re.I,
+)
+# A figure and the two words either side of it: "the £4.50 rate that we've set".
+_FIGURE = re.compile(r"(?:\S+\s+){0,2}\S*\d\S*(?:\s+\S+){0,2}")
+_ASKS_FOR_NAME = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|member|members|organi[sz]ation|group|company))\b", re.I)
+# A capitalised word after the sentence's first: a person, a place, an organisation.
+_NAME = re.compile(r"(?<=\S)\s+(?!I\b)[A-Z][a-z]+")
 
 
 @dataclass(frozen=True)
@@ -41,13 +56,15 @@ class ExtractiveGenerator:
 
     def __init__(
         self, embedder: Embedder, *, max_quotes: int, min_score: float, keep_share: float, lexical_weight: float,
-        cache_size: int = 20000,
+        question_penalty: float, answer_bonus: float, cache_size: int = 20000,
     ) -> None:
         self.embedder = embedder
         self.max_quotes = max_quotes
         self.min_score = min_score
         self.keep_share = keep_share
         self.lexical_weight = lexical_weight
+        self.question_penalty = question_penalty
+        self.answer_bonus = answer_bonus
         # Sentence vectors by sentence text: the same passages come back for many questions.
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
@@ -56,6 +73,11 @@ class ExtractiveGenerator:
         self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
     ) -> Draft:
         candidates = self._candidates(focus or question, passages)
+        candidates = [
+            _Candidate(c.passage, c.start, c.end, c.text,
+                       c.score + self._answer_shape(question, c.text, _asks(passages[c.passage - 1].chunk.text)))
+            for c in candidates
+        ]
         if not candidates:
             return Draft(refused=True)
         chosen = _select(candidates, self.max_quotes, self.keep_share)
@@ -81,6 +103,17 @@ class ExtractiveGenerator:
             for (number, _, start, end, text), cos in zip(raw, cosines)
         ]
 
+    def _answer_shape(self, question: str, sentence: str, in_a_question: bool) -> float:
+        """Penalty for the words of a turn that asks, bonus for a sentence carrying what is asked for."""
+        shift = 0.0
+        if in_a_question and not _ASKS_WHAT_WAS_ASKED.search(question):
+            shift -= self.question_penalty
+        if (_ASKS_FOR_FIGURE.search(question) and _figure_about(question, sentence)) or (
+            _ASKS_FOR_NAME.search(question) and _NAME.search(sentence)
+        ):
+            shift += self.answer_bonus
+        return shift
+
     def _sentence_vectors(self, raw: list[tuple[int, str, int, int, str]]) -> np.ndarray:
         # Keyed by the sentence itself: a vector depends on nothing else, so a replaced document
         # whose sentences moved (same offsets, other words) can never get the old vectors back.
@@ -95,6 +128,17 @@ class ExtractiveGenerator:
                 self._vectors.clear()
             self._vectors.update((keys[i], found[keys[i]]) for i in missing)
         return np.stack([found[key] for key in keys])
+
+
+def _asks(turn: str) -> bool:
+    """Whether a turn (or its part) asks something: its other sentences lead up to the question."""
+    return "?" in turn
+
+
+def _figure_about(question: str, sentence: str) -> bool:
+    """Whether a figure in ``sentence`` stands next to a word of the question ("£4.50 rate" for "rate")."""
+    wanted = set(query_terms(question))
+    return any(wanted & set(content_terms(m.group())) for m in _FIGURE.finditer(sentence))
 
 
 def _select(candidates: list[_Candidate], limit: int, keep_share: float) -> list[_Candidate]:

@@ -27,6 +27,7 @@ def _extractive(settings: Settings, embedder: Embedder, counter: TokenCounter) -
     return ExtractiveGenerator(
         embedder, max_quotes=settings.extractive_max_quotes, min_score=settings.extractive_min_score,
         keep_share=settings.extractive_keep_share, lexical_weight=settings.extractive_lexical_weight,
+        question_penalty=settings.extractive_question_penalty, answer_bonus=settings.extractive_answer_bonus,
     )
 
 

@@ -1,0 +1,1 @@
+"""The refusal model shipped with Verbatim (model.json, fitted by eval/fit_refusal.py)."""
