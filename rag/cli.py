@@ -371,3 +371,7 @@ def serve(host: str | None, port: int | None, workers: int | None, index_path: P
     os.environ["VERBATIM_INDEX_PATH"] = str(settings.index_path.resolve())
     os.environ["VERBATIM_HOST"] = settings.host
     uvicorn.run("api.app:create_app", factory=True, workers=settings.workers, **options)
+
+
+if __name__ == "__main__":  # `python -m rag.cli`, as the console script `rag` is not always on PATH
+    main()
