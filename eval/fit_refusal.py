@@ -6,8 +6,8 @@ its evidence features (``rag.answering.refusal.FEATURES``) are written, with whe
 answerable, to ``eval/refusal/<set>-features.jsonl``. Questions refused before the model
 (a named person who never speaks) are kept there without features. A logistic regression with
 an L2 penalty (numpy, Newton's method: deterministic) is fitted on the rows with features; the
-threshold is the one that minimises the larger of the two error rates, each relative to its
-target (answerable refused <= 2%, unanswerable answered <= 5%), counted over the whole set.
+threshold is the highest at which answerable questions refused stay within the 2% target,
+counted over the whole set (``choose_threshold``).
 
 The set's index may hold only some of its meetings; the questions on the others are skipped
 (the model records which meetings it was fitted on).
@@ -104,9 +104,18 @@ def error_rates(probabilities: Sequence[float | None], answerable: Sequence[bool
 
 
 def choose_threshold(probabilities: Sequence[float | None], answerable: Sequence[bool]) -> float:
-    """The threshold minimising the larger error rate relative to its target (ties: the lower threshold)."""
+    """The highest threshold that refuses no more answerable questions than the target allows.
+
+    The generated unanswerable questions of the choose split are far from the answerable ones, so
+    any threshold in a wide gap separates them; the top of the gap refuses when in doubt (a missed
+    refusal shows quotes that do not answer, worse than a refusal). When no threshold meets the
+    target, the one minimising the larger error rate relative to its target.
+    """
     known = sorted({p for p in probabilities if p is not None})
     candidates = [(a + b) / 2 for a, b in zip(known, known[1:])] or [0.5]
+    within = [t for t in candidates if error_rates(probabilities, answerable, t)[0] <= TARGET_REFUSED_ANSWERABLE]
+    if within:
+        return max(within)
 
     def cost(threshold: float) -> float:
         refused, wrongly = error_rates(probabilities, answerable, threshold)
@@ -133,7 +142,7 @@ def fit_model(rows: Sequence[dict], source: str, l2: float = L2) -> RefusalModel
     provenance = {
         "fitted_by": "eval/fit_refusal.py", "rows": source, "questions": len(rows), "fitted_rows": len(fitted),
         "meetings": sorted({row["document"] for row in rows}),
-        "l2": l2, "threshold_rule": "min max(refused/0.02, answered/0.05) over the whole set",
+        "l2": l2, "threshold_rule": "highest threshold with answerable refused <= 0.02 over the whole set",
         "choose_answerable_refused": round(refused, 4), "choose_unanswerable_answered": round(wrongly, 4),
     }
     return RefusalModel(
