@@ -64,7 +64,7 @@ def evidence_features(
         # No rare word asked: neither evidence for nor against (0.5, the midpoint).
         "rare_found": len(rare & union) / len(rare) if rare else 0.5,
         # ``unknown_share`` only asks ``term in known``: a set of the searched documents' terms will do.
-        "unknown_share": unknown_share(topic, known),  # type: ignore[arg-type]
+        "unknown_share": unknown_share(topic, known),
         "restricted": float(restricted),
         "rank_agreement": both / len(passages) if passages else 0.0,
         # Asked of one speaker, closeness in meaning has to be closer (see ``rag.answering.answerer``).

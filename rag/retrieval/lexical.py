@@ -6,7 +6,7 @@ import functools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 
 import numpy as np
 import snowballstemmer
@@ -149,8 +149,8 @@ def _idf(size: int, frequency: int) -> float:
     return math.log(1 + (size - frequency + 0.5) / (frequency + 0.5))
 
 
-def unknown_share(question: str, vocabulary: BM25Index) -> float:
-    """Share of the question's content terms that occur nowhere in the indexed texts."""
+def unknown_share(question: str, vocabulary: Container[str]) -> float:
+    """Share of the question's content terms that occur nowhere in ``vocabulary`` (an index, or a set of terms)."""
     terms = set(content_terms(question))
     if not terms:
         return 0.0
