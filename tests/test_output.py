@@ -1,4 +1,4 @@
-"""The answer's JSON shape is defined once (``rag.models``); the CLI's dicts and the API schema follow it."""
+"""The answer's JSON shape: ``rag.models`` fields, the CLI's dicts and the API schema must agree."""
 
 from __future__ import annotations
 

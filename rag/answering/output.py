@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 from rag.indexing.persons import Person
@@ -28,11 +28,19 @@ def passage_to_dict(passage: Passage) -> dict[str, Any]:
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """``Answer``'s fields, its citations and passages as plain dicts (``Answer`` is the one definition)."""
+    """``Answer`` as the API shows it (tests/test_output.py checks both have the same fields), keys in the API's order."""
     return {
-        **{field.name: getattr(answer, field.name) for field in fields(answer)},
+        "question": answer.question,
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "refusal_reason": answer.refusal_reason,
+        "generator": answer.generator,
+        "fallback": answer.fallback,
         "citations": [asdict(citation) for citation in answer.citations],
         "passages": [passage_to_dict(passage) for passage in answer.passages],
+        "quotes_dropped": answer.quotes_dropped,
+        "quotes_repaired": answer.quotes_repaired,
+        "summary_dropped": answer.summary_dropped,
         "scope": list(answer.scope),
         "timings_ms": dict(answer.timings_ms),
     }
