@@ -181,18 +181,18 @@ class AnswerPublic(BaseModel):
     question: str
     answer: str = Field(description="Text with [n] markers referring to the citations.")
     refused: bool
+    refusal_reason: str | None
     generator: str
+    fallback: bool = Field(description="True when the chosen generator failed and this is the extractive answer.")
     citations: list[CitationPublic]
     passages: list[PassagePublic]
-    refusal_reason: str | None
-    fallback: bool = Field(description="True when the chosen generator failed and this is the extractive answer.")
     quotes_dropped: int
     quotes_repaired: int
     summary_dropped: bool = Field(
         description="True when the generator's own sentences were left out because the quotations did not support them."
     )
-    timings_ms: dict[str, float]
     scope: list[str] = Field(description="The documents the question named by place or date, when confined to them.")
+    timings_ms: dict[str, float]
 
 
 class TokenEvent(BaseModel):
