@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 EVAL = Path(__file__).resolve().parent
-BASELINES = ("seed-extractive", "qmsum-extractive", "seed-openai", "qmsum-openai")
+BASELINES = ("seed-extractive", "qmsum-extractive", "qmsum-tune-gate-extractive", "seed-openai", "qmsum-openai")
 DETERMINISTIC = ("extractive",)
 EXACT = ("quote_validity", "citation_location")
 CAPPED = ("quotes_dropped", "quotes_repaired", "absent_attributions")

@@ -6,8 +6,9 @@ its evidence features (``rag.answering.refusal.FEATURES``) are written, with whe
 answerable, to ``eval/refusal/<set>-features.jsonl``. Questions refused before the model
 (a named person who never speaks) are kept there without features. A logistic regression with
 an L2 penalty (numpy, Newton's method: deterministic) is fitted on the rows with features; the
-threshold is the highest at which answerable questions refused stay within the 2% target,
-counted over the whole set (``choose_threshold``).
+threshold minimises the larger of the two error rates, each relative to its target (2% of
+answerable questions refused, 5% of unanswerable ones answered), counted over the whole set
+(``choose_threshold``).
 
 The set's index may hold only some of its meetings; the questions on the others are skipped
 (the model records which meetings it was fitted on).
@@ -104,24 +105,22 @@ def error_rates(probabilities: Sequence[float | None], answerable: Sequence[bool
 
 
 def choose_threshold(probabilities: Sequence[float | None], answerable: Sequence[bool]) -> float:
-    """The highest threshold that refuses no more answerable questions than the target allows.
+    """The threshold whose larger error rate, each relative to its target, is smallest.
 
-    The generated unanswerable questions of the choose split are far from the answerable ones, so
-    any threshold in a wide gap separates them; the top of the gap refuses when in doubt (a missed
-    refusal shows quotes that do not answer, worse than a refusal). When no threshold meets the
-    target, the one minimising the larger error rate relative to its target.
+    Both errors count: an answerable question refused (target 2%) and an unanswerable one answered
+    (target 5%, and the worse of the two for a user: quotes that do not answer). Fitted on all 29
+    choose meetings, "the highest threshold within 2% refused" gave 0.24 and answered 11% of the
+    choose split's unanswerable questions; this rule balances the two. Ties go to the higher
+    threshold: refuse when in doubt.
     """
     known = sorted({p for p in probabilities if p is not None})
     candidates = [(a + b) / 2 for a, b in zip(known, known[1:])] or [0.5]
-    within = [t for t in candidates if error_rates(probabilities, answerable, t)[0] <= TARGET_REFUSED_ANSWERABLE]
-    if within:
-        return max(within)
 
     def cost(threshold: float) -> float:
         refused, wrongly = error_rates(probabilities, answerable, threshold)
         return max(refused / TARGET_REFUSED_ANSWERABLE, wrongly / TARGET_ANSWERED_UNANSWERABLE)
 
-    return min(candidates, key=lambda t: (round(cost(t), 9), t))
+    return min(candidates, key=lambda t: (round(cost(t), 9), -t))
 
 
 def fit_model(rows: Sequence[dict], source: str, l2: float = L2) -> RefusalModel:
@@ -142,7 +141,7 @@ def fit_model(rows: Sequence[dict], source: str, l2: float = L2) -> RefusalModel
     provenance = {
         "fitted_by": "eval/fit_refusal.py", "rows": source, "questions": len(rows), "fitted_rows": len(fitted),
         "meetings": sorted({row["document"] for row in rows}),
-        "l2": l2, "threshold_rule": "highest threshold with answerable refused <= 0.02 over the whole set",
+        "l2": l2, "threshold_rule": "smallest max(answerable refused / 0.02, unanswerable answered / 0.05) over the whole set",
         "choose_answerable_refused": round(refused, 4), "choose_unanswerable_answered": round(wrongly, 4),
     }
     return RefusalModel(

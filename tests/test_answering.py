@@ -14,7 +14,6 @@ QUESTIONS = [
     "What did Kerry say about regime change in Syria?",
     "What did Kerry say about the Iran nuclear agreement?",
     "How did Lavrov respond to the humanitarian criticism?",
-    "What is the timetable for the political transition?",
     "Who will meet in New York on Friday?",
     "What did they say about Ukraine and the Minsk agreements?",
     "Which groups are considered terrorist organizations?",

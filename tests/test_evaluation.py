@@ -433,7 +433,7 @@ def test_the_chart_draws_one_bar_per_measured_rate_and_variant():
 def test_rag_eval_refuses_an_unknown_set_with_status_2():
     result = CliRunner().invoke(main, ["eval", "--set", "nosuch"])
     assert result.exit_code == 2
-    assert "EvalConfigError: no eval set 'nosuch': name one of ['qmsum', 'qmsum-tune-choose', 'qmsum-tune-report', 'seed'] or a .jsonl file" in result.output
+    assert "EvalConfigError: no eval set 'nosuch': name one of ['qmsum', 'qmsum-tune-choose', 'qmsum-tune-gate', 'qmsum-tune-report', 'seed'] or a .jsonl file" in result.output
 
 
 def test_rag_eval_refuses_variants_with_a_retriever():

@@ -54,8 +54,12 @@ ANSWER = "The first thing to say is the £4.50 rate that we've set has been welc
 def test_the_sentence_carrying_the_figure_is_preferred_to_the_question_that_asked_for_it(minilm):
     passages = [_passage(QUESTIONER), _passage(ANSWER)]
     question = "What is the hourly rate for the childcare offer?"
-    plain = ExtractiveGenerator(minilm, max_quotes=1).generate(question, passages)
-    shaped = ExtractiveGenerator(minilm, max_quotes=1, question_penalty=1.0, answer_bonus=0.1).generate(question, passages)
+    plain = extractive(
+        minilm, extractive_max_quotes=1, extractive_question_penalty=0.0, extractive_answer_bonus=0.0
+    ).generate(question, passages)
+    shaped = extractive(
+        minilm, extractive_max_quotes=1, extractive_question_penalty=1.0, extractive_answer_bonus=0.1
+    ).generate(question, passages)
     assert [q.text for q in plain.quotes] == [QUESTIONER]
     assert [q.text for q in shaped.quotes] == [ANSWER]
 
@@ -63,5 +67,7 @@ def test_the_sentence_carrying_the_figure_is_preferred_to_the_question_that_aske
 def test_the_question_is_quoted_when_the_question_asks_what_was_asked(minilm):
     passages = [_passage(QUESTIONER), _passage(ANSWER)]
     question = "What did the committee member ask about the hourly rate for the childcare offer?"
-    shaped = ExtractiveGenerator(minilm, max_quotes=1, question_penalty=1.0, answer_bonus=0.0).generate(question, passages)
+    shaped = extractive(
+        minilm, extractive_max_quotes=1, extractive_question_penalty=1.0, extractive_answer_bonus=0.0
+    ).generate(question, passages)
     assert [q.text for q in shaped.quotes] == [QUESTIONER]
