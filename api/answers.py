@@ -10,11 +10,10 @@ import functools
 import importlib.util
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from api.errors import GeneratorUnavailable
-from rag.answering.answerer import AnswerOptions, validate_question
 from rag.engine import Engine
+from rag.engine import Question as AskJob
 from rag.errors import ModelError
 from rag.generators.base import Draft, Generator, Message
 from rag.local.gguf import locate_parts
@@ -24,16 +23,6 @@ from rag.settings import Settings
 
 class AnswerCancelled(Exception):
     """The client went away; raised inside the worker thread to stop at the next stage."""
-
-
-@dataclass(frozen=True)
-class AskJob:
-    """A validated question, ready to be answered."""
-
-    question: str
-    options: AnswerOptions
-    generator: str
-    history: tuple[Message, ...]
 
 
 def available_generators(settings: Settings) -> list[str]:
@@ -75,17 +64,13 @@ def prepare_ask(
     :raises GeneratorUnavailable: the generator is not configured on this service.
     """
     settings = engine.settings
-    options = engine.options(**filters)
-    validate_question(question, options.max_question_chars)
-    name = generator or settings.generator
-    if name not in available_generators(settings):
+    job = engine.question(question, generator=generator, history=history, **filters)
+    if job.generator not in available_generators(settings):
         raise GeneratorUnavailable(
-            f"the {name!r} generator is not configured on this service; "
+            f"the {job.generator!r} generator is not configured on this service; "
             f"available: {', '.join(available_generators(settings))}"
         )
-    turns = settings.history_turns
-    kept = tuple(Message(role, content) for role, content in history if content.strip())  # type: ignore[arg-type]
-    return AskJob(question=question, options=options, generator=name, history=kept[-turns:] if turns else ())
+    return job
 
 
 def run_ask(engine: Engine, job: AskJob, cancel: threading.Event | None = None) -> Answer:
@@ -94,12 +79,9 @@ def run_ask(engine: Engine, job: AskJob, cancel: threading.Event | None = None) 
     An LLM generator that fails falls back to the extractive one, labelled ``fallback``.
     With ``cancel``, the work stops at the next stage once the event is set.
     """
-    chosen = engine.generator(job.generator)
-    fallback = engine.generator("extractive") if chosen.name != "extractive" else None
-    if cancel is not None:
-        chosen = _Cancellable(chosen, cancel)
-        fallback = _Cancellable(fallback, cancel) if fallback is not None else None
-    return engine.answerer.answer(job.question, chosen, job.options, history=job.history, fallback=fallback)
+    if cancel is None:
+        return engine.answer(job)
+    return engine.answer(job, wrap=lambda generator: _Cancellable(generator, cancel))
 
 
 class _Cancellable:

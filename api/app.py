@@ -141,7 +141,7 @@ async def _follow_index(app: FastAPI, settings: Settings) -> None:
                     app.state.load_error = None
                     logger.info("the index is loaded")
                 elif await anyio.to_thread.run_sync(app.state.engine.reload_if_changed):
-                    logger.info("reloaded the index: %d documents", len(app.state.engine.index.records))
+                    logger.info("reloaded the index: %d documents", app.state.engine.status().documents)
             except VerbatimError as exc:
                 # A half-finished or broken index on disk: keep serving what was loaded.
                 if app.state.engine is None:

@@ -7,42 +7,39 @@ from dataclasses import asdict
 from typing import Any
 
 from api.errors import InvalidRange
-from rag.indexing.index import TranscriptIndex
-from rag.models import Transcript, Turn
 from rag.answering.output import document_to_dict
+from rag.models import DocumentSummary, Transcript, Turn
 
 CONTEXT_RADIUS = 600
 _SENTENCE_START = re.compile(r"(?<=[.!?…”\"])\s+(?=\S)|\n\s*")
 
 
-def document_summaries(index: TranscriptIndex) -> list[dict[str, Any]]:
-    return [document_to_dict(index, document) for document in sorted(index.records)]
+def document_summaries(summaries: list[DocumentSummary]) -> list[dict[str, Any]]:
+    return [document_to_dict(summary) for summary in summaries]
 
 
-def document_detail(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """The transcript's stored text and turns, with its summary. :raises UnknownDocument:"""
-    transcript = index.transcript(document)
+def document_detail(summary: DocumentSummary, transcript: Transcript) -> dict[str, Any]:
+    """The transcript's stored text and turns, with its summary."""
     return {
-        **document_to_dict(index, document),
+        **document_to_dict(summary),
         "text": transcript.text,
         "turns": [{**asdict(turn), "flags": list(turn.flags)} for turn in transcript.turns],
     }
 
 
-def quote_context(
-    index: TranscriptIndex, document: str, start: int, end: int, radius: int = CONTEXT_RADIUS
-) -> dict[str, Any]:
+def quote_context(transcript: Transcript, start: int, end: int, radius: int = CONTEXT_RADIUS) -> dict[str, Any]:
     """The passage of the turn around ``[start:end)``, cut at sentence boundaries where possible.
 
-    :raises UnknownDocument: no such document.
     :raises InvalidRange: the offsets are reversed, outside the text, or not inside one turn.
     """
-    transcript = index.transcript(document)
+    document = transcript.id
     if not 0 <= start < end <= len(transcript.text):
         raise InvalidRange(
             f"start={start}, end={end} is not a range inside {document!r} (0 <= start < end <= {len(transcript.text)})"
         )
-    turn = _turn_containing(transcript, start, end)
+    turn = transcript.turn_at(start, end)
+    if turn is None:
+        raise InvalidRange(f"start={start}, end={end} does not fall inside the spoken text of one turn of {document!r}")
     low, high = _window(transcript.text, turn, start, end, radius)
     return {
         "document": document,
@@ -52,15 +49,6 @@ def quote_context(
         "text": transcript.text[low:high],
         "offset": low,
     }
-
-
-def _turn_containing(transcript: Transcript, start: int, end: int) -> Turn:
-    for turn in transcript.turns:
-        if turn.char_start <= start and end <= turn.char_end:
-            return turn
-    raise InvalidRange(
-        f"start={start}, end={end} does not fall inside the spoken text of one turn of {transcript.id!r}"
-    )
 
 
 def _window(text: str, turn: Turn, start: int, end: int, radius: int) -> tuple[int, int]:

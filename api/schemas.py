@@ -12,9 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.formats import FORMAT_NAMES
+from rag.generators.registry import GENERATOR_NAMES
+from rag.retrieval.retriever import MODES
 
-GeneratorName = Literal["extractive", "openai", "local"]
-RetrieverName = Literal["dense", "bm25", "hybrid"]
+GeneratorName = Literal[GENERATOR_NAMES]  # type: ignore[valid-type]
+RetrieverName = Literal[MODES]  # type: ignore[valid-type]
 FormatName = Literal[FORMAT_NAMES]  # type: ignore[valid-type]
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 # Documents a question that must hold a word; the check itself stays in ``validate_question``, so that

@@ -21,7 +21,6 @@ from api.errors import InvalidJSON, InvalidRequest, UnsupportedMediaType
 from api.jsonbody import loads_strict
 from api.schemas import DOCUMENT_ID_PATTERN, DocumentIn
 from rag.engine import Engine
-from rag.indexing.ingest import commit_prepared, prepare_transcript, remove_document
 from rag.models import Transcript
 from rag.answering.output import document_to_dict
 from rag.formats import parse_transcript
@@ -100,24 +99,16 @@ async def ingest_upload(
     Chunking and embedding (the slow part) run before the lock is taken, so that other writers
     and the index watcher wait only for the write and the reload.
     """
-    settings = engine.settings
     started = time.perf_counter()
-    prepared = await anyio.to_thread.run_sync(
-        lambda: prepare_transcript(
-            transcript, engine.embedder, count_tokens=engine.counter.count, max_tokens=settings.chunk_max_tokens
-        )
-    )
+    prepared = await anyio.to_thread.run_sync(engine.prepare, transcript)
     async with lock:
-        report = await anyio.to_thread.run_sync(commit_prepared, prepared, engine.backend, engine.embedder)
-        if report.added or report.replaced:
-            await anyio.to_thread.run_sync(engine.reload)
+        report, summary = await anyio.to_thread.run_sync(engine.commit, prepared)
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
-    return status, document_to_dict(engine.index, transcript.id), round(time.perf_counter() - started, 3)
+    return status, document_to_dict(summary), round(time.perf_counter() - started, 3)
 
 
 async def delete_document(engine: Engine, document_id: str, lock: asyncio.Lock) -> None:
     """Remove a document from the index on disk and reload. :raises UnknownDocument:"""
-    engine.index.transcript(document_id)
+    engine.transcript(document_id)
     async with lock:
-        await anyio.to_thread.run_sync(remove_document, engine.backend, engine.embedder, document_id)
-        await anyio.to_thread.run_sync(engine.reload)
+        await anyio.to_thread.run_sync(engine.remove, document_id)

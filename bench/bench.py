@@ -57,18 +57,18 @@ def bench_corpus(name: str, paths: list[Path], questions_path: Path, repeat: int
     with tempfile.TemporaryDirectory() as folder:
         index_path = Path(folder) / name
         files = expand_paths(paths)
-        report = ingest_files(files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens)
+        report = ingest_files(files, index_path, embedder, count_tokens=counter.count, max_tokens=settings.chunk_max_tokens,
+                              batch=settings.ingest_batch_size)
         engine = Engine.load(settings, embedder=embedder, index_path=index_path)
         questions = [json.loads(line) for line in questions_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        generator = engine.generator("extractive")
         search_ms, ask_ms = [], []
         for _ in range(repeat):
             for row in questions:
                 started = time.perf_counter()
-                engine.answerer.retriever.search(row["question"], settings.top_k, document=row.get("document"))
+                engine.snapshot.answerer.retriever.search(row["question"], settings.top_k, document=row.get("document"))
                 search_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
-                engine.answerer.answer(row["question"], generator, engine.options(document=row.get("document")))
+                engine.ask(row["question"], generator="extractive", document=row.get("document"))
                 ask_ms.append((time.perf_counter() - started) * 1000)
         startup = startup_seconds(index_path) if name == "seed" else None
     return {

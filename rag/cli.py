@@ -15,6 +15,8 @@ import click
 
 from rag.errors import VerbatimError
 from rag.formats import FORMAT_NAMES
+from rag.generators.registry import GENERATOR_NAMES
+from rag.retrieval.retriever import MODES
 from rag.settings import Settings
 
 INDEX_OPTION = click.option(
@@ -87,19 +89,10 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 
     Example: rag ingest data/transcripts/ briefing.vtt
     """
-    from rag.embedders.embedding import load_embedder
-    from rag.engine import open_store
-    from rag.indexing.ingest import ingest_files
-    from rag.generators.tokens import TokenCounter
+    from rag.engine import ingest as ingest_paths
 
     settings = _settings(index_path)
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
-    counter = TokenCounter(settings.tokenizer_encoding)
-
-    report = ingest_files(
-        list(paths), open_store(settings), embedder, format=format_name,
-        count_tokens=counter.count, max_tokens=settings.chunk_max_tokens, progress=_show_progress,
-    )
+    report = ingest_paths(settings, paths, format=format_name, progress=_show_progress)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for _, message in report.rejected:
@@ -120,7 +113,7 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
 @click.option("--k", type=int, default=None, help="How many passages.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -131,8 +124,7 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
     from rag.answering.output import passage_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
-    passages = engine.answerer.search(query, options)
+    passages = engine.search(query, k=k, mode=mode, speaker=speaker, **filters).passages
     if as_json:
         _echo_json([passage_to_dict(p) for p in passages])
         return
@@ -145,11 +137,11 @@ def search(query: str, k: int | None, speaker: str | None, filters: dict, mode: 
 
 @main.command()
 @click.argument("question")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None)
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None)
 @click.option("--k", type=int, default=None, help="How many passages to retrieve.")
 @click.option("--speaker", default=None, help="Only this speaker's turns.")
 @_document_filters
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer object as JSON.")
 @INDEX_OPTION
 @_friendly_errors
@@ -163,16 +155,14 @@ def ask(question: str, generator: str | None, k: int | None, speaker: str | None
     from rag.answering.output import answer_to_dict
 
     engine = Engine.load(_settings(index_path))
-    options = engine.options(k=k, mode=mode, speaker=speaker, **filters)
-    chosen = engine.generator(generator)
-    fallback = engine.generator("extractive") if chosen.name != "extractive" else None
-    answer = engine.answerer.answer(question, chosen, options, fallback=fallback)
+    answer = engine.ask(question, generator=generator, k=k, mode=mode, speaker=speaker, **filters)
     if as_json:
         _echo_json(answer_to_dict(answer))
         return
     click.echo(answer.answer)
     if answer.fallback:
-        click.echo(f"(the {chosen.name} generator failed; this is the extractive answer)", err=True)
+        click.echo(f"(the {generator or engine.settings.generator} generator failed; this is the extractive answer)",
+                   err=True)
     for citation in answer.citations:
         click.echo(f"  [{citation.id}] {citation.label}, {_where(citation)} turn {citation.turn}, "
                    f"chars {citation.char_start}-{citation.char_end}{_clock(citation.media_start)} ({citation.status})")
@@ -199,10 +189,10 @@ def _clock(seconds: float | None) -> str:
 @_friendly_errors
 def speakers(document: str | None, as_json: bool, index_path: Path | None) -> None:
     """List the people who speak (each once across documents), with their labels, roles and documents."""
-    from rag.engine import load_index
+    from rag.engine import Engine
     from rag.answering.output import person_to_dict
 
-    rows = [person_to_dict(person) for person in load_index(_settings(index_path)).people(document)]
+    rows = [person_to_dict(person) for person in Engine.load(_settings(index_path)).speakers(document)]
     if as_json:
         _echo_json(rows)
         return
@@ -218,11 +208,10 @@ def speakers(document: str | None, as_json: bool, index_path: Path | None) -> No
 @_friendly_errors
 def documents(as_json: bool, index_path: Path | None) -> None:
     """List the indexed documents: ids (for --document), titles, dates, places, speakers and turn counts."""
-    from rag.engine import load_index
+    from rag.engine import Engine
     from rag.answering.output import document_to_dict
 
-    index = load_index(_settings(index_path))
-    rows = [document_to_dict(index, doc_id) for doc_id in sorted(index.records)]
+    rows = [document_to_dict(summary) for summary in Engine.load(_settings(index_path)).documents()]
     if as_json:
         _echo_json(rows)
         return
@@ -241,17 +230,17 @@ def show(document: str, index_path: Path | None) -> None:
 
     For captions, JSON and .docx that is the rendering their reader made. Example: rag show ID
     """
-    from rag.engine import load_index
+    from rag.engine import Engine
 
-    click.echo(load_index(_settings(index_path)).transcript(document).text, nl=False)
+    click.echo(Engine.load(_settings(index_path)).transcript(document).text, nl=False)
 
 
 @main.command("eval")
 @click.option("--set", "sets", multiple=True, metavar="seed|qmsum|PATH",
               help="An eval set: a name from eval/config.json or a .jsonl file (repeatable; default: seed and qmsum).")
-@click.option("--generator", type=click.Choice(["extractive", "openai", "local"]), default=None,
+@click.option("--generator", type=click.Choice(GENERATOR_NAMES), default=None,
               help="The generator to evaluate (default: VERBATIM_GENERATOR, extractive).")
-@click.option("--retriever", "mode", type=click.Choice(["dense", "bm25", "hybrid"]), default=None)
+@click.option("--retriever", "mode", type=click.Choice(MODES), default=None)
 @click.option("--no-speaker-aware", is_flag=True, help="Do not restrict retrieval to the speakers a question names.")
 @click.option("--variants", "all_variants", is_flag=True,
               help="Run dense, bm25, hybrid and hybrid+speakers and report them side by side.")

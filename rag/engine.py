@@ -1,35 +1,37 @@
-"""The composition root: build Verbatim's components from ``Settings`` (used by the CLI and API)."""
+"""Verbatim's facade and composition root: components built from ``Settings``, used by the CLI and the API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache
+from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache, validate_question
 from rag.embedders.embedding import Embedder, load_embedder
-from rag.errors import GeneratorError, UnknownDocument
-from rag.generators.extractive import ExtractiveGenerator
-from rag.generators.base import Generator
-from rag.local.gguf import assemble_gguf
+from rag.errors import GeneratorError, ModelError, UnknownDocument
+from rag.generators.base import Generator, GuardedGenerator, Message, UnavailableGenerator
 from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
-from rag.generators.llm import LlamaCppChat, LLMGenerator, OpenAIChat
-from rag.indexing.persons import SpeakerMap
-from rag.generators.prompts import load_prompt
+from rag.generators.registry import GENERATOR_NAMES, build_generator
+from rag.indexing.ingest import (
+    IngestReport, PreparedTranscript, Progress, commit_prepared, ingest_files, prepare_transcript, remove_document,
+)
+from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
+from rag.models import Answer, DocumentSummary, Passage, Transcript
 from rag.retrieval.retriever import RetrievalTuning, Retriever
-from rag.retrieval.scope import filter_documents
+from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
 from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 from rag.generators.tokens import TokenCounter
 
-GENERATORS = ("extractive", "openai", "local")
-
 
 @dataclass(frozen=True)
 class Snapshot:
     """One loaded generation of the index with what answers from it; replaced whole on reload.
 
+    Everything a request reads (records, transcripts, retriever, speaker directory, verifiers)
+    comes from one snapshot, so a reload in the middle of a request cannot mix two generations.
     ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``).
     """
 
@@ -37,64 +39,6 @@ class Snapshot:
     index: TranscriptIndex
     answerer: Answerer
     stamp: tuple
-
-
-@dataclass
-class Engine:
-    """A loaded index with its retriever, and the generators built so far."""
-
-    settings: Settings
-    embedder: Embedder
-    counter: TokenCounter
-    snapshot: Snapshot
-    _generators: dict[str, Generator] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, settings: Settings, embedder: Embedder | None = None, index_path: Path | None = None) -> Engine:
-        """Load the embedder and the index at ``index_path`` (default: the settings')."""
-        embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
-        counter = TokenCounter(settings.tokenizer_encoding)
-        return cls(settings, embedder, counter, load_snapshot(settings, embedder, index_path))
-
-    @property
-    def index(self) -> TranscriptIndex:
-        return self.snapshot.index
-
-    @property
-    def answerer(self) -> Answerer:
-        return self.snapshot.answerer
-
-    @property
-    def backend(self) -> StoreBackend:
-        """Where the loaded index lives, for writers (ingest, delete)."""
-        return open_store(self.settings, self.snapshot.path)
-
-    def reload(self, index_path: Path | None = None) -> None:
-        """Pick up a new generation of the index (after an ingest or a delete) in one assignment."""
-        self.snapshot = load_snapshot(self.settings, self.embedder, index_path or self.snapshot.path)
-
-    def reload_if_changed(self) -> bool:
-        """Reload when another process (``rag ingest``, an edited speaker map) changed the index on disk."""
-        if disk_stamp(self.settings, self.snapshot.path) == self.snapshot.stamp:
-            return False
-        self.reload()
-        return True
-
-    def generator(self, name: str | None = None) -> Generator:
-        """The generator called ``name`` (default: the configured one), built once."""
-        name = name or self.settings.generator
-        if name not in GENERATORS:
-            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
-        if name not in self._generators:
-            self._generators[name] = self._build_generator(name)
-        return self._generators[name]
-
-    def use_generator(self, name: str, generator: Generator) -> None:
-        """Answer with ``generator`` for ``name`` instead of building it from the settings
-        (a backend built elsewhere, or a fake such as ``LLMGenerator(ScriptedChat(...))``)."""
-        if name not in GENERATORS:
-            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATORS}")
-        self._generators[name] = generator
 
     def select_documents(
         self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
@@ -115,10 +59,135 @@ class Engine:
             raise UnknownDocument(f"no document matches {shown}")
         return chosen
 
-    def options(self, *, date_from: str | None = None, date_to: str | None = None, place: str | None = None,
-                **overrides) -> AnswerOptions:
-        """Answer options from the settings, the request's ``overrides``, and its document filters."""
-        documents = self.select_documents(overrides.pop("document", None), date_from, date_to, place)
+    def summary(self, document: str) -> DocumentSummary:
+        """A document as listed. :raises UnknownDocument:"""
+        self.index.transcript(document)
+        record = self.index.records[document]
+        speakers = tuple(p.id for p in self.index.people(document) if p.role != ROLE_QUESTIONER)
+        return DocumentSummary(record, document_date(record), speakers)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A checked question with its options, bound to the snapshot that will answer it."""
+
+    text: str
+    options: AnswerOptions
+    generator: str
+    history: tuple[Message, ...]
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked passages for a query (as checked), best first."""
+
+    query: str
+    k: int
+    passages: list[Passage]
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """How much the loaded index holds."""
+
+    documents: int
+    chunks: int
+    generation: int
+
+
+@dataclass
+class Engine:
+    """Verbatim's facade: the CLI and the API ask, search, list, ingest and delete only through it.
+
+    ``snapshot`` is swapped in one assignment on reload; every method reads it once.
+    """
+
+    settings: Settings
+    embedder: Embedder
+    counter: TokenCounter
+    snapshot: Snapshot
+    _generators: dict[str, Generator] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None, index_path: Path | None = None) -> Engine:
+        """Load the embedder and the index at ``index_path`` (default: the settings').
+
+        :raises IndexNotFound: nothing was ingested there yet.
+        """
+        embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
+        counter = TokenCounter(settings.tokenizer_encoding)
+        return cls(settings, embedder, counter, load_snapshot(settings, embedder, index_path))
+
+    # Asking.
+
+    def question(
+        self, text: str, *, generator: str | None = None, history: Sequence[tuple[str, str]] = (), **filters: object
+    ) -> Question:
+        """Check a question before any work is done, and bind it to the current snapshot.
+
+        :param filters: ``AnswerOptions`` fields (``k``, ``speaker``, ``mode``, ...) and the document
+            filters ``document``, ``date_from``, ``date_to``, ``place`` (``None`` means the default).
+        :raises QuestionError: empty or overlong question.
+        :raises UnknownDocument: ``document`` is not in the index, or the filters match no document.
+        :raises GeneratorError: no generator of that name.
+        """
+        snapshot = self.snapshot
+        options = self.options(snapshot, **filters)
+        validate_question(text, options.max_question_chars)
+        name = generator or self.settings.generator
+        if name not in GENERATOR_NAMES:
+            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
+        turns = self.settings.history_turns
+        kept = tuple(Message(role, content) for role, content in history if content.strip())  # type: ignore[arg-type]
+        return Question(text, options, name, kept[-turns:] if turns else (), snapshot)
+
+    def answer(
+        self, question: Question, *, fallback: bool = True, wrap: Callable[[Generator], Generator] | None = None
+    ) -> Answer:
+        """Answer a checked question (blocking) from the snapshot it was bound to.
+
+        :param fallback: when an LLM generator fails, answer with the extractive one (labelled ``fallback``).
+        :param wrap: applied to each generator before use (the API's cancellation check).
+        """
+        try:
+            chosen = self.generator(question.generator)
+        except (GeneratorError, ModelError) as exc:
+            if not fallback or question.generator == "extractive":
+                raise
+            chosen = UnavailableGenerator(question.generator, exc)
+        backup = self.generator("extractive") if fallback and chosen.name != "extractive" else None
+        if wrap is not None:
+            chosen = wrap(chosen)
+            backup = wrap(backup) if backup is not None else None
+        return question.snapshot.answerer.answer(
+            question.text, chosen, question.options, history=question.history, fallback=backup
+        )
+
+    def ask(self, text: str, *, generator: str | None = None, history: Sequence[tuple[str, str]] = (),
+            fallback: bool = True, **filters: object) -> Answer:
+        """``answer(question(...))``: verified quotations, or a refusal with its reason."""
+        return self.answer(self.question(text, generator=generator, history=history, **filters), fallback=fallback)
+
+    def search(self, query: str, **filters: object) -> SearchResult:
+        """Passages for a search box (see ``Answerer.search``); ``filters`` as for ``question``.
+
+        :raises QuestionError: empty or overlong query.
+        :raises UnknownDocument: the document filters match nothing.
+        """
+        snapshot = self.snapshot
+        options = self.options(snapshot, **filters)
+        query = validate_question(query, options.max_question_chars)
+        return SearchResult(query, options.k, snapshot.answerer.search(query, options))
+
+    def options(self, snapshot: Snapshot | None = None, *, date_from: str | None = None, date_to: str | None = None,
+                place: str | None = None, **overrides) -> AnswerOptions:
+        """Answer options from the settings, the request's ``overrides``, and its document filters.
+
+        The one place that turns ``Settings`` into ``AnswerOptions``.
+        """
+        snapshot = snapshot or self.snapshot
+        documents = snapshot.select_documents(overrides.pop("document", None), date_from, date_to, place)
         if documents is not None:
             overrides["documents"] = documents
         s = self.settings
@@ -131,21 +200,103 @@ class Engine:
         values.update({key: value for key, value in overrides.items() if value is not None})
         return AnswerOptions(**values)
 
-    def _build_generator(self, name: str) -> Generator:
-        s = self.settings
-        if name == "extractive":
-            return ExtractiveGenerator(self.embedder, max_quotes=s.extractive_max_quotes)
-        template = load_prompt("answer.j2", s.prompts_dir)
-        if name == "openai":
-            if not s.openai_base_url:
-                raise GeneratorError("the openai generator needs VERBATIM_OPENAI_BASE_URL")
-            chat = OpenAIChat(s.openai_base_url, s.openai_model, s.openai_api_key.get_secret_value(), s.llm_timeout_s)
-        else:
-            model_path = assemble_gguf(s.local_model, s.cache_dir / "models")
-            chat = LlamaCppChat(model_path, s.llm_context_tokens, s.local_threads)
-        return LLMGenerator(
-            chat, template, self.counter.count, context_tokens=s.llm_context_tokens, max_tokens=s.llm_max_tokens
+    # Reading.
+
+    def documents(self) -> list[DocumentSummary]:
+        """Every document, by id."""
+        snapshot = self.snapshot
+        return [snapshot.summary(document) for document in sorted(snapshot.index.records)]
+
+    def document(self, document: str) -> tuple[DocumentSummary, Transcript]:
+        """A document as listed, with its stored transcript. :raises UnknownDocument:"""
+        snapshot = self.snapshot
+        return snapshot.summary(document), snapshot.index.transcript(document)
+
+    def transcript(self, document: str) -> Transcript:
+        """A document's stored transcript, speakers resolved to persons. :raises UnknownDocument:"""
+        return self.snapshot.index.transcript(document)
+
+    def speakers(self, document: str | None = None) -> list[Person]:
+        """The people who speak, over one document or all. :raises UnknownDocument:"""
+        return self.snapshot.index.people(document)
+
+    def status(self) -> IndexStatus:
+        index = self.snapshot.index
+        return IndexStatus(len(index.transcripts), len(index.chunks), index.generation)
+
+    # Writing: each commit is followed by a reload, so the next request sees it.
+
+    @property
+    def backend(self) -> StoreBackend:
+        """Where the loaded index lives."""
+        return open_store(self.settings, self.snapshot.path)
+
+    def ingest(self, paths: Sequence[Path], *, format: str | None = None, progress: Progress | None = None) -> IngestReport:
+        """Add, replace or skip transcript files (see ``rag.indexing.ingest.ingest_files``)."""
+        report = ingest(self.settings, paths, self.embedder, index_path=self.snapshot.path, format=format,
+                        progress=progress)
+        if report.added or report.replaced:
+            self.reload()
+        return report
+
+    def prepare(self, transcript: Transcript) -> PreparedTranscript:
+        """Chunk and embed a transcript (the slow part; no lock held)."""
+        return prepare_transcript(
+            transcript, self.embedder, count_tokens=self.counter.count, max_tokens=self.settings.chunk_max_tokens,
+            batch=self.settings.ingest_batch_size,
         )
+
+    def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:
+        """Write a prepared transcript (unless unchanged) and reload; returns the report and the document."""
+        report = commit_prepared(prepared, self.backend, self.embedder)
+        if report.added or report.replaced:
+            self.reload()
+        return report, self.snapshot.summary(prepared.transcript.id)
+
+    def remove(self, document: str) -> None:
+        """Delete a document and reload. :raises UnknownDocument:"""
+        remove_document(self.backend, self.embedder, document)
+        self.reload()
+
+    def reload(self, index_path: Path | None = None) -> None:
+        """Pick up a new generation of the index (after an ingest or a delete) in one assignment."""
+        self.snapshot = load_snapshot(self.settings, self.embedder, index_path or self.snapshot.path)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when another process (``rag ingest``, an edited speaker map) changed the index."""
+        if disk_stamp(self.settings, self.snapshot.path) == self.snapshot.stamp:
+            return False
+        self.reload()
+        return True
+
+    # Generators.
+
+    def generator(self, name: str | None = None) -> Generator:
+        """The generator called ``name`` (default: the configured one), built once."""
+        name = name or self.settings.generator
+        if name not in self._generators:
+            self._generators[name] = build_generator(name, self.settings, self.embedder, self.counter)
+        return self._generators[name]
+
+    def use_generator(self, name: str, generator: Generator) -> None:
+        """Answer with ``generator`` for ``name`` instead of building it from the settings
+        (a backend built elsewhere, or a fake such as ``LLMGenerator(ScriptedChat(...))``)."""
+        if name not in GENERATOR_NAMES:
+            raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
+        self._generators[name] = GuardedGenerator(generator)
+
+
+def ingest(
+    settings: Settings, paths: Sequence[Path], embedder: Embedder | None = None, *, index_path: Path | None = None,
+    format: str | None = None, progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest transcript files into the configured store; no index needs to exist yet."""
+    embedder = embedder or load_embedder(settings.embedder, settings.embed_batch_size)
+    counter = TokenCounter(settings.tokenizer_encoding)
+    return ingest_files(
+        list(paths), open_store(settings, index_path), embedder, format=format, count_tokens=counter.count,
+        max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
+    )
 
 
 def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:
@@ -186,7 +337,7 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         candidate_k=settings.candidate_k, rrf_k=settings.rrf_k, fusion=settings.fusion, dense_weight=settings.dense_weight,
         context_window=settings.context_window, context_weight=settings.context_weight,
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
-        exchange_boost=settings.exchange_boost,
+        exchange_boost=settings.exchange_boost, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
     )
     retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(

@@ -9,7 +9,9 @@ Our exception hierarchy:
     - IndexCorrupt         - an index file is unreadable or inconsistent
     - IndexMismatch        - the index was built with another embedder or format
     - StoreUnavailable     - the configured store is unknown or cannot be reached
+    - IndexWriteError      - a commit could not be written (nothing changed)
   + ModelError             - a model (embedder, GGUF) cannot be loaded
+    - LlamaNotInstalled    - llama-cpp-python, which runs GGUF models, is not installed
   + GeneratorError         - an answer generator failed
     - BackendUnavailable   - the LLM backend is down or timed out
     - BadBackendOutput     - the LLM answered something unusable
@@ -60,12 +62,23 @@ class StoreUnavailable(IndexError_):
     """The configured store (``VERBATIM_STORE``) is unknown or cannot be reached."""
 
 
+class IndexWriteError(IndexError_):
+    """A commit could not be written (disk full, permissions); the previous generation stands."""
+
+
 class SpeakerMapError(VerbatimError):
     """The user's speaker map (merges, renames, names for diarization ids) is malformed."""
 
 
 class ModelError(VerbatimError):
     """A model (embedder or GGUF) cannot be found or loaded."""
+
+
+class LlamaNotInstalled(ModelError):
+    """llama-cpp-python, which runs the GGUF models, is not installed (the ``local`` extra)."""
+
+    def __init__(self) -> None:
+        super().__init__("llama-cpp-python is not installed: pip install -e '.[local]'")
 
 
 class GeneratorError(VerbatimError):

@@ -87,8 +87,12 @@ class Transcript:
         last = next((cue for cue in self.cues if cue.char_start < end <= cue.char_end), None)
         if first or last:
             return (first.start if first else None), (last.end if last else None)
-        turn = next((t for t in self.turns if t.char_start <= start and end <= t.char_end), None)
+        turn = self.turn_at(start, end)
         return (turn.media_start, turn.media_end) if turn else (None, None)
+
+    def turn_at(self, start: int, end: int) -> Turn | None:
+        """The turn whose spoken text contains ``text[start:end]``, or None when the span crosses turns."""
+        return next((t for t in self.turns if t.char_start <= start and end <= t.char_end), None)
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,15 @@ class DocumentRecord:
     place: str | None = None
     venue: str | None = None
     time: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """A document as listed: its record, its date (header or id) and who speaks in it (questioners left out)."""
+
+    record: DocumentRecord
+    date: str | None
+    speakers: tuple[str, ...]
 
 
 @dataclass(frozen=True)

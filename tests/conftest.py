@@ -87,7 +87,7 @@ def hash_embedder() -> Embedder:
 def seed_index_path(tmp_path_factory, minilm, counter) -> Path:
     """A real FAISS index of the seed transcript, built once per test session."""
     path = tmp_path_factory.mktemp("index") / "seed"
-    ingest_files([SEED], path, minilm, count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], path, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     return path
 
 

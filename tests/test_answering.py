@@ -32,14 +32,14 @@ def assert_offsets_hold(answer):
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_every_citation_reproduces_its_quote_from_the_file(seed_engine, question):
-    answer = seed_engine.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
+    answer = seed_engine.snapshot.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
     assert not answer.refused
     assert answer.citations
     assert_offsets_hold(answer)
 
 
 def test_lavrov_on_the_terrorist_list_cites_only_lavrov(seed_engine):
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?", seed_engine.generator("extractive"), seed_engine.options()
     )
     assert {c.speaker for c in answer.citations} == {"LAVROV"}
@@ -52,14 +52,14 @@ def test_lavrov_on_the_terrorist_list_cites_only_lavrov(seed_engine):
     ["What did they say about climate change?", "What is the capital of Australia?", "Who won the football match?"],
 )
 def test_questions_the_transcript_never_covers_are_refused(seed_engine, question):
-    answer = seed_engine.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
+    answer = seed_engine.snapshot.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
     assert answer.refused
     assert answer.answer == NOT_COVERED
     assert answer.citations == []
 
 
 def test_a_person_who_never_speaks_gets_a_refusal_naming_them(seed_engine):
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Putin say about Syria?", seed_engine.generator("extractive"), seed_engine.options()
     )
     assert answer.refused
@@ -67,7 +67,7 @@ def test_a_person_who_never_speaks_gets_a_refusal_naming_them(seed_engine):
 
 
 def test_an_explicit_speaker_filter_restricts_passages(seed_engine):
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What about the opposition delegation?", seed_engine.generator("extractive"), seed_engine.options(speaker="Kerry")
     )
     assert {p.chunk.speaker for p in answer.passages} == {"KERRY"}
@@ -76,7 +76,7 @@ def test_an_explicit_speaker_filter_restricts_passages(seed_engine):
 @pytest.mark.parametrize("question", ["", "   ", "x" * 1001])
 def test_empty_or_huge_questions_are_rejected(seed_engine, question):
     with pytest.raises(QuestionError):
-        seed_engine.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
+        seed_engine.snapshot.answerer.answer(question, seed_engine.generator("extractive"), seed_engine.options())
 
 
 def _scripted(seed_engine, *replies):
@@ -97,7 +97,7 @@ def test_llm_quotes_are_verified_fabrications_dropped_near_misses_repaired(seed_
     )
     generator = _scripted(seed_engine, reply)
     # The summary check is off here: this test is about the quotes and the markers' renumbering.
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?", generator, seed_engine.options(min_summary_support=0.0)
     )
     assert answer.quotes_dropped == 1
@@ -115,7 +115,7 @@ def test_unverified_quotation_marks_in_the_summary_are_removed(seed_engine):
         'Lavrov called it "a list written in Washington" [1].',
         (1, "This process applies to the terrorist list that is coordinated by Jordan"),
     )
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?",
         _scripted(seed_engine, reply),
         seed_engine.options(min_summary_support=0.0),
@@ -138,7 +138,7 @@ JORDAN_QUOTE = "This process applies to the terrorist list that is coordinated b
     ],
 )
 def test_a_summary_the_quotes_do_not_support_is_left_out(seed_engine, summary, kept):
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?",
         _scripted(seed_engine, _reply(summary, (1, JORDAN_QUOTE))),
         seed_engine.options(),
@@ -152,7 +152,7 @@ def test_a_summary_the_quotes_do_not_support_is_left_out(seed_engine, summary, k
 
 @pytest.mark.parametrize("reply", [BackendUnavailable("down"), "I cannot help with that.", _reply("x", (1, "Made-up words that were never spoken here"))])
 def test_a_failing_or_garbage_backend_falls_back_to_a_labelled_extractive_answer(seed_engine, reply):
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?",
         _scripted(seed_engine, reply),
         seed_engine.options(),
@@ -166,7 +166,7 @@ def test_a_failing_or_garbage_backend_falls_back_to_a_labelled_extractive_answer
 
 def test_follow_up_questions_use_the_conversation(seed_engine):
     history = [Message("user", "What did Lavrov say about the terrorist list?"), Message("assistant", "…")]
-    answer = seed_engine.answerer.answer(
+    answer = seed_engine.snapshot.answerer.answer(
         "And what did Kerry say about it?", seed_engine.generator("extractive"), seed_engine.options(), history=history
     )
     assert {c.speaker for c in answer.citations} == {"KERRY"}
@@ -177,7 +177,7 @@ def test_the_prompt_lists_passages_and_the_question(seed_engine):
     chat = ScriptedChat([_reply("s", (1, "This process applies to the terrorist list"))])
     template = PromptTemplate(ROOT / "prompts" / "answer.j2")
     generator = LLMGenerator(chat, template, seed_engine.counter.count, context_tokens=4096, max_tokens=256)
-    seed_engine.answerer.answer("What did Lavrov say about the terrorist list?", generator, seed_engine.options())
+    seed_engine.snapshot.answerer.answer("What did Lavrov say about the terrorist list?", generator, seed_engine.options())
     prompt = chat.prompts[0]
     assert "[1] LAVROV (FOREIGN MINISTER LAVROV):" in prompt
     assert "\nQuestion: What did Lavrov say about the terrorist list?\n" in prompt

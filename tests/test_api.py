@@ -55,7 +55,7 @@ def library_answer(seed_engine):
 
     def answer(question: str, history=(), **options) -> dict:
         engine = seed_engine
-        result = engine.answerer.answer(
+        result = engine.snapshot.answerer.answer(
             question, engine.generator("extractive"), engine.options(**options), history=history
         )
         return answer_to_dict(result)
@@ -73,9 +73,9 @@ def test_healthz_and_readyz_report_the_loaded_index(client, seed_engine):
     assert ready.json() == {
         "status": "ready",
         "documents": 1,
-        "chunks": len(seed_engine.index.chunks),
+        "chunks": len(seed_engine.snapshot.index.chunks),
         "generator": "extractive",
-        "index_generation": seed_engine.index.generation,
+        "index_generation": seed_engine.snapshot.index.generation,
     }
 
 
@@ -246,7 +246,7 @@ def test_search_errors(client):
 
 def test_documents_list_and_detail(client, seed_engine):
     [listed] = client.get("/documents").json()["documents"]
-    record = asdict(seed_engine.index.records[SEED_ID])
+    record = asdict(seed_engine.snapshot.index.records[SEED_ID])
     assert listed == {**record, "date": "2015-12-15", "speakers": ["LAVROV", "KERRY", "MODERATOR"]}
     assert listed["source"] == "kerry-lavrov-moscow-2015-12-15.txt"  # a file name, never a server path
     detail = client.get(f"/documents/{SEED_ID}").json()

@@ -199,7 +199,7 @@ def test_a_chat_backend_that_raises_falls_back_to_the_extractive_answer(seed_set
     chat = ScriptedChat([fault, fault], name="openai")
     generator = LLMGenerator(chat, template, engine.counter.count, context_tokens=4096, max_tokens=256)
     engine.use_generator("openai", generator)
-    expected = engine.answerer.answer(QUESTION, engine.generator("extractive"), engine.options())
+    expected = engine.snapshot.answerer.answer(QUESTION, engine.generator("extractive"), engine.options())
     with (
         serve(create_app(settings, engine=engine)) as url,
         httpx.Client(base_url=url, timeout=60, trust_env=False) as client,

@@ -24,7 +24,7 @@ def press_index(tmp_path_factory, minilm, counter) -> Path:
     for path in [SEED, *(REAL_FORMATS / name for name in REAL_FORMAT_FILES)]:
         shutil.copy(path, folder / path.name)
     index_path = tmp_path_factory.mktemp("index") / "press"
-    report = ingest_files([folder], index_path, minilm, count_tokens=counter.count, max_tokens=200)
+    report = ingest_files([folder], index_path, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     assert report.rejected == [] and report.skipped == [] and len(report.added) == 9
     return index_path
 
@@ -35,7 +35,7 @@ def press_engine(press_index, minilm) -> Engine:
 
 
 def test_one_person_across_documents_and_questioners_as_a_role(press_engine):
-    people = {person.id: person for person in press_engine.index.people()}
+    people = {person.id: person for person in press_engine.snapshot.index.people()}
     jean_pierre = people["KARINE JEAN-PIERRE"]
     assert set(jean_pierre.labels) == {"Karine Jean-Pierre", "KARINE JEAN-PIERRE", "MS. JEAN-PIERRE"}
     assert len(jean_pierre.documents) == 6 and jean_pierre.name == "Karine Jean-Pierre"
@@ -47,7 +47,7 @@ def test_one_person_across_documents_and_questioners_as_a_role(press_engine):
 
 
 def test_a_question_naming_a_place_is_answered_from_that_press_conference(press_engine):
-    answer = press_engine.answerer.answer(
+    answer = press_engine.snapshot.answerer.answer(
         "What did Kerry say about the Security Council resolution in New York?",
         press_engine.generator("extractive"), press_engine.options(),
     )
@@ -61,7 +61,7 @@ def test_a_question_naming_a_place_is_answered_from_that_press_conference(press_
 
 
 def test_a_question_naming_a_date_is_confined_to_that_month(press_engine):
-    answer = press_engine.answerer.answer(
+    answer = press_engine.snapshot.answerer.answer(
         "What did Kerry say about Syria in December 2015?", press_engine.generator("extractive"), press_engine.options()
     )
     assert sorted(answer.scope) == ["kerry-lavrov-moscow-2015-12-15", NEW_YORK]
@@ -77,7 +77,7 @@ def test_explicit_filters_and_unknown_ones(press_engine):
 
 
 def test_captions_carry_recording_times_into_citations(press_engine):
-    answer = press_engine.answerer.answer(
+    answer = press_engine.snapshot.answerer.answer(
         "What did Karine Jean-Pierre say about the Juneteenth concert?", press_engine.generator("extractive"),
         press_engine.options(document="whitehouse-2023-06-13-teams"),
     )
@@ -87,7 +87,7 @@ def test_captions_carry_recording_times_into_citations(press_engine):
 
 
 def test_an_absent_person_is_refused_naming_the_documents(press_engine):
-    answer = press_engine.answerer.answer("What did Putin say?", press_engine.generator("extractive"), press_engine.options())
+    answer = press_engine.snapshot.answerer.answer("What did Putin say?", press_engine.generator("extractive"), press_engine.options())
     assert answer.refused
     assert answer.answer == "Putin does not speak in any of the 9 indexed transcripts."
 
@@ -98,7 +98,7 @@ def test_a_speaker_map_names_diarization_ids_and_applies_on_reload(press_index, 
     ))
     try:
         assert press_engine.reload_if_changed()
-        people = {person.id: person for person in press_engine.index.people()}
+        people = {person.id: person for person in press_engine.snapshot.index.people()}
         assert "SPEAKER_00" not in people and len(people["KARINE JEAN-PIERRE"].documents) == 7
         assert not press_engine.reload_if_changed()
     finally:

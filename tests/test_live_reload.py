@@ -30,7 +30,7 @@ def test_a_running_service_picks_up_what_ingest_committed(tmp_path, counter):
     index_path = tmp_path / "index"
     settings = Settings(_env_file=None, index_path=index_path, embedder="hash", reload_poll_s=0.2)
     ingest = lambda paths: ingest_files(  # noqa: E731
-        paths, index_path, HashEmbedder(), count_tokens=counter.count, max_tokens=200
+        paths, index_path, HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64
     )
     meeting = tmp_path / "harbour-2024-05-02.txt"
     meeting.write_text(MEETING, encoding="utf-8")

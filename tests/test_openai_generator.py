@@ -57,7 +57,7 @@ def test_structured_output_follows_the_answer_schema(llama_url):
     ["What did Lavrov say about the terrorist list?", "What did Kerry say about regime change in Syria?"],
 )
 def test_only_verified_quotations_reach_the_answer(openai_engine, question):
-    answer = openai_engine.answerer.answer(
+    answer = openai_engine.snapshot.answerer.answer(
         question, openai_engine.generator("openai"), openai_engine.options(),
         fallback=openai_engine.generator("extractive"),
     )
@@ -78,7 +78,7 @@ def test_a_dead_backend_falls_back_to_a_labelled_extractive_answer(seed_index_pa
         llm_timeout_s=5,
     )
     engine = Engine.load(settings, embedder=minilm)
-    answer = engine.answerer.answer(
+    answer = engine.snapshot.answerer.answer(
         "What did Lavrov say about the terrorist list?", engine.generator("openai"), engine.options(),
         fallback=engine.generator("extractive"),
     )

@@ -45,7 +45,7 @@ _UPLOAD_BODY = {
     summary="The indexed documents",
 )
 async def list_documents(engine: EngineDep) -> dict[str, Any]:
-    return {"documents": document_summaries(engine.index)}
+    return {"documents": document_summaries(engine.documents())}
 
 
 @router.get(
@@ -57,7 +57,7 @@ async def list_documents(engine: EngineDep) -> dict[str, Any]:
 )
 async def get_document(document_id: str, engine: EngineDep) -> dict[str, Any]:
     """Every offset in the API refers to this `text`; each turn's `text` is `text[char_start:char_end]`."""
-    return document_detail(engine.index, document_id)
+    return document_detail(*engine.document(document_id))
 
 
 @router.get(
@@ -75,7 +75,7 @@ async def get_context(
     radius: Annotated[int, Query(ge=0, le=20_000, description="Characters of context on each side.")] = CONTEXT_RADIUS,
 ) -> dict[str, Any]:
     """The turn's text around `[start:end)`; `text[start - offset:end - offset]` is the quote."""
-    return quote_context(engine.index, document_id, start, end, radius)
+    return quote_context(engine.transcript(document_id), start, end, radius)
 
 
 @router.get(
@@ -88,7 +88,7 @@ async def get_context(
 async def list_speakers(
     engine: EngineDep, document: Annotated[str | None, Query(description="Only this document.")] = None
 ) -> dict[str, Any]:
-    return {"speakers": [person_to_dict(person) for person in engine.index.people(document)]}
+    return {"speakers": [person_to_dict(person) for person in engine.speakers(document)]}
 
 
 @router.post(

@@ -27,12 +27,13 @@ async def healthz() -> dict[str, Any]:
 async def readyz(request: Request) -> dict[str, Any]:
     engine = get_engine(request)
     generator = engine.generator()
+    status = engine.status()
     return {
         "status": "ready",
-        "documents": len(engine.index.transcripts),
-        "chunks": len(engine.index.chunks),
+        "documents": status.documents,
+        "chunks": status.chunks,
         "generator": generator.name,
-        "index_generation": engine.index.generation,
+        "index_generation": status.generation,
     }
 
 

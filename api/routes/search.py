@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadAccess
 from api.schemas import NON_BLANK, RetrieverName, SearchResponse, error_responses
-from rag.answering.answerer import validate_question
 from rag.answering.output import passage_to_dict
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
@@ -34,11 +33,8 @@ async def search(
     retriever: Annotated[RetrieverName | None, Query(description="dense, bm25 or hybrid.")] = None,
 ) -> dict[str, Any]:
     """Passages with speaker, turn, offsets and fused score, best first."""
-    options = engine.options(
-        k=k, mode=retriever, speaker=speaker, document=document, place=place,
+    result = await run_in_threadpool(lambda: engine.search(
+        q, k=k, mode=retriever, speaker=speaker, document=document, place=place,
         date_from=date_from.isoformat() if date_from else None, date_to=date_to.isoformat() if date_to else None,
-    )
-    query = validate_question(q, options.max_question_chars)
-    answerer = engine.answerer
-    passages = await run_in_threadpool(answerer.search, query, options)
-    return {"query": query, "k": options.k, "passages": [passage_to_dict(p) for p in passages]}
+    ))
+    return {"query": result.query, "k": result.k, "passages": [passage_to_dict(p) for p in result.passages]}

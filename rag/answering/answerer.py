@@ -28,23 +28,26 @@ _INLINE_QUOTE = re.compile(r"[\"“]([^\"”]*)[\"”]")
 
 @dataclass(frozen=True)
 class AnswerOptions:
-    """How to answer one question; the CLI and API fill it from ``Settings`` and the request."""
+    """How to answer one question: ``Engine.options`` fills it from ``Settings`` and the request.
 
-    k: int = 6
-    mode: Mode = "hybrid"
+    The tuned fields have no defaults here: their values, and why, are in ``Settings``.
+    """
+
+    k: int
+    mode: Mode
+    speaker_aware: bool
+    min_dense_score: float
+    min_lexical_overlap: float
+    max_unknown_share: float
+    min_dense_score_speaker: float
+    max_question_chars: int
+    min_summary_support: float
     speaker: str | None = None
     document: str | None = None
     # Explicit filters already resolved to documents (``rag.retrieval.scope.filter_documents``); None is all.
     documents: tuple[str, ...] | None = None
     # Confine a question that names a place or date of some documents ("in Rome") to those.
     scope_by_question: bool = True
-    speaker_aware: bool = True
-    min_dense_score: float = 0.34
-    min_lexical_overlap: float = 0.5
-    max_unknown_share: float = 0.5
-    min_dense_score_speaker: float = 0.45
-    max_question_chars: int = 1000
-    min_summary_support: float = 0.9
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Answerer:
         self,
         question: str,
         generator: Generator,
-        options: AnswerOptions = AnswerOptions(),
+        options: AnswerOptions,
         *,
         history: Sequence[Message] = (),
         fallback: Generator | None = None,

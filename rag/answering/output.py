@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from rag.indexing.index import TranscriptIndex
-from rag.models import Answer, Passage
-from rag.indexing.persons import ROLE_QUESTIONER, Person
-from rag.retrieval.scope import document_date
+from rag.indexing.persons import Person
+from rag.models import Answer, DocumentSummary, Passage
 
 
 def passage_to_dict(passage: Passage) -> dict[str, Any]:
@@ -30,6 +28,7 @@ def passage_to_dict(passage: Passage) -> dict[str, Any]:
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """``Answer`` as the API shows it (tests/test_output.py checks both have the same fields), keys in the API's order."""
     return {
         "question": answer.question,
         "answer": answer.answer,
@@ -59,8 +58,6 @@ def person_to_dict(person: Person) -> dict[str, Any]:
     }
 
 
-def document_to_dict(index: TranscriptIndex, document: str) -> dict[str, Any]:
-    """A document's record with its resolved date and the people who speak in it (questioners left out)."""
-    record = index.records[document]
-    speakers = [p.id for p in index.people(document) if p.role != ROLE_QUESTIONER]
-    return {**asdict(record), "date": document_date(record), "speakers": speakers}
+def document_to_dict(summary: DocumentSummary) -> dict[str, Any]:
+    """A document's record with its resolved date and the people who speak in it."""
+    return {**asdict(summary.record), "date": summary.date, "speakers": list(summary.speakers)}

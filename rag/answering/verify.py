@@ -54,7 +54,7 @@ def normalize(text: str) -> tuple[str, list[int]]:
 class QuoteVerifier:
     """Looks quotations up in one transcript; build once per transcript, use for many quotes."""
 
-    def __init__(self, transcript: Transcript, repair_min_similarity: float = 0.92) -> None:
+    def __init__(self, transcript: Transcript, repair_min_similarity: float) -> None:
         self.transcript = transcript
         self.repair_min_similarity = repair_min_similarity
         self._folded, self._origin = normalize(transcript.text)
@@ -82,10 +82,7 @@ class QuoteVerifier:
 
     def turn_at(self, start: int, end: int) -> Turn | None:
         """The turn whose spoken text contains ``start:end``, or None when it crosses turns."""
-        for turn in self.transcript.turns:
-            if turn.char_start <= start and end <= turn.char_end:
-                return turn
-        return None
+        return self.transcript.turn_at(start, end)
 
     def _check_piece(self, piece: str, prefer: Sequence[tuple[int, int]], cursor: int) -> QuoteCheck:
         text = self.transcript.text

@@ -7,8 +7,6 @@ claims / claims. Any OpenAI-compatible endpoint can judge (``OpenAIChat`` in ``r
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from rag.errors import GeneratorError, JudgeError, PromptError
@@ -16,6 +14,7 @@ from rag.evaluation.metrics import Judgement
 from rag.generators.llm import ChatBackend
 from rag.models import Answer
 from rag.generators.prompts import PromptTemplate
+from rag.generators.replies import json_object_in
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -82,13 +81,7 @@ def parse_judgement(reply: str) -> Judgement:
 
     :raises JudgeError: no JSON object, or claims that are not ``{claim, supported}`` pairs.
     """
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", reply, re.DOTALL)
-    text = fenced.group(1) if fenced else reply
-    start, end = text.find("{"), text.rfind("}")
-    try:
-        data = json.loads(text[start : end + 1]) if 0 <= start < end else None
-    except json.JSONDecodeError:
-        data = None
+    data = json_object_in(reply)
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise JudgeError("the judge's reply holds no {\"claims\": [...]} object")
     claims = []

@@ -213,9 +213,7 @@ def quote_is_valid(citation: Citation, text: str) -> bool:
 
 def citation_is_located(citation: Citation, transcript: Transcript) -> bool:
     """Whether the turn holding the cited span is the citation's turn, spoken by its speaker."""
-    turn = next(
-        (t for t in transcript.turns if t.char_start <= citation.char_start and citation.char_end <= t.char_end), None
-    )
+    turn = transcript.turn_at(citation.char_start, citation.char_end)
     return turn is not None and turn.index == citation.turn and turn.speaker == citation.speaker
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.embedders.embedding import Embedder, load_embedder
-from rag.engine import GENERATORS, Engine, open_store
-from rag.errors import EvalConfigError, VerbatimError
+from rag.engine import Engine, ingest
+from rag.generators.registry import GENERATOR_NAMES
+from rag.errors import EvalConfigError, UnknownDocument, VerbatimError
 from rag.evaluation.gates import (
     Delta,
     Gate,
@@ -43,12 +44,11 @@ from rag.evaluation.metrics import (
     summarize,
 )
 from rag.formats import read_transcript
-from rag.indexing.ingest import Progress, ingest_files
+from rag.indexing.ingest import Progress
 from rag.generators.llm import OpenAIChat
 from rag.models import Transcript
 from rag.generators.prompts import load_prompt
 from rag.settings import Settings
-from rag.generators.tokens import TokenCounter
 
 # Evaluation runs from a checkout: its sets, thresholds, baselines and reports live in eval/ beside
 # the package, and are not installed with it.
@@ -210,8 +210,8 @@ def exit_code(set_runs: Sequence[SetRun]) -> int:
 
 
 def _validate(request: EvalRequest, generator: str, set_count: int) -> None:
-    if generator not in GENERATORS:
-        raise EvalConfigError(f"unknown generator {generator!r}; choose one of {GENERATORS}")
+    if generator not in GENERATOR_NAMES:
+        raise EvalConfigError(f"unknown generator {generator!r}; choose one of {GENERATOR_NAMES}")
     if request.limit is not None and request.limit < 1:
         raise EvalConfigError("--limit must be at least 1")
     if request.k is not None and request.k < 1:
@@ -248,12 +248,7 @@ def _engine_for(spec: SetSpec, questions: Sequence[EvalQuestion], index_path: Pa
     """Load the set's index, first adding or refreshing its transcripts when the set names a folder."""
     if spec.transcripts is not None:
         files = [_original_path(spec, document) for document in dict.fromkeys(q.document for q in questions)]
-        counter = TokenCounter(settings.tokenizer_encoding)
-        report = ingest_files(
-            files, open_store(settings, index_path), embedder, count_tokens=counter.count,
-            max_tokens=settings.chunk_max_tokens,
-            progress=progress,
-        )
+        report = ingest(settings, files, embedder, index_path=index_path, progress=progress)
         if report.added or report.replaced:
             changed = len(report.added) + len(report.replaced)
             echo(f"indexed {changed} transcript(s) of {spec.name} into {_shown(index_path)} "
@@ -274,9 +269,10 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
     for document in dict.fromkeys(q.document for q in questions):
         if spec.transcripts is None:
             # No originals given: the index's stored text, checked against its sha256 on load.
-            if document not in engine.index.records:
-                raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index")
-            originals[document] = engine.index.transcript(document)
+            try:
+                originals[document] = engine.transcript(document)
+            except UnknownDocument:
+                raise EvalConfigError(f"{spec.name}: document {document!r} is not in the index") from None
             continue
         path = _original_path(spec, document)
         try:
@@ -289,16 +285,13 @@ def _originals(spec: SetSpec, engine: Engine, questions: Sequence[EvalQuestion])
 def _run_variant(engine: Engine, generator_name: str, variant: Variant, k: int, questions: Sequence[EvalQuestion],
                  originals: dict[str, Transcript], judge: LLMJudge | None, echo: Echo, progress: Progress | None,
                  label: str) -> VariantRun:
-    # No fallback generator: the eval measures the generator asked for, failures included.
-    generator = engine.generator(generator_name)
     started = time.perf_counter()
     results = []
     for question in questions:
-        options = engine.options(
-            k=k, mode=variant.mode, speaker_aware=variant.speaker_aware, document=question.document
-        )
         clock = time.perf_counter()
-        answer = engine.answerer.answer(question.question, generator, options)
+        # No fallback generator: the eval measures the generator asked for, failures included.
+        answer = engine.ask(question.question, generator=generator_name, fallback=False, k=k, mode=variant.mode,
+                            speaker_aware=variant.speaker_aware, document=question.document)
         latency_ms = (time.perf_counter() - clock) * 1000
         judgement = judge.judge(question.question, answer) if judge is not None else None
         results.append(score_question(question, answer, originals[question.document], latency_ms, judgement))

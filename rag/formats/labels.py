@@ -11,7 +11,9 @@ import re
 # An upper-case label ("FOREIGN MINISTER LAVROV", "HON. X (RIDING, LIB.)") or a short run of
 # capitalised words ("Secretary Kerry", "Sergey Lavrov", "SPEAKER_00").
 _UPPER_LABEL = r"[A-Z][A-Z0-9 .,'’&/()\-]{0,199}"
-_TITLE_LABEL = r"[A-Z][\w.'’\-]*(?: (?:[A-Z(][\w.,'’()\-]*|of|de|la|van|von|da|du|al|bin)){0,5}"
+# Lower-case words inside a person's name ("Ursula von der Leyen", "Adel al Jubeir").
+NAME_PARTICLES = ("de", "la", "der", "van", "von", "da", "du", "al", "bin")
+_TITLE_LABEL = rf"[A-Z][\w.'’\-]*(?: (?:[A-Z(][\w.,'’()\-]*|of|{'|'.join(NAME_PARTICLES)})){{0,5}}"
 LABEL = rf"(?:{_UPPER_LABEL}|{_TITLE_LABEL})"
 
 # A label followed by a colon and a space, a tab or the end of the line.

@@ -16,8 +16,6 @@ from rag.retrieval.lexical import term_overlap
 from rag.models import Passage
 from rag.sentences import sentence_spans
 
-# A sentence's score mixes meaning (cosine) with the question's own words (overlap).
-_LEXICAL_WEIGHT = 0.35
 # Greetings and thanks are sentences too, but never an answer.
 _MIN_SENTENCE_CHARS = 25
 
@@ -32,14 +30,24 @@ class _Candidate:
 
 
 class ExtractiveGenerator:
-    """Selects up to ``max_quotes`` sentences from the passages, best first."""
+    """Selects up to ``max_quotes`` sentences from the passages, best first.
+
+    A sentence scores its cosine with the question plus ``lexical_weight`` times the share of the
+    question's words it has; none is chosen when the best scores below ``min_score``, and those
+    below ``keep_share`` of the best are left out (``Settings`` holds the tuned values).
+    """
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, *, max_quotes: int = 3, min_score: float = 0.3, cache_size: int = 20000) -> None:
+    def __init__(
+        self, embedder: Embedder, *, max_quotes: int, min_score: float, keep_share: float, lexical_weight: float,
+        cache_size: int = 20000,
+    ) -> None:
         self.embedder = embedder
         self.max_quotes = max_quotes
         self.min_score = min_score
+        self.keep_share = keep_share
+        self.lexical_weight = lexical_weight
         # Sentence vectors by sentence text: the same passages come back for many questions.
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
@@ -50,7 +58,7 @@ class ExtractiveGenerator:
         candidates = self._candidates(focus or question, passages)
         if not candidates:
             return Draft(refused=True)
-        chosen = _select(candidates, self.max_quotes)
+        chosen = _select(candidates, self.max_quotes, self.keep_share)
         if not chosen or chosen[0].score < self.min_score:
             return Draft(refused=True)
         return Draft(quotes=[DraftQuote(text=c.text, passage=c.passage) for c in _merge_adjacent(chosen)])
@@ -69,7 +77,7 @@ class ExtractiveGenerator:
         vectors = self._sentence_vectors(raw)
         cosines = vectors @ question_vector
         return [
-            _Candidate(number, start, end, text, float(cos) + _LEXICAL_WEIGHT * term_overlap(question, text))
+            _Candidate(number, start, end, text, float(cos) + self.lexical_weight * term_overlap(question, text))
             for (number, _, start, end, text), cos in zip(raw, cosines)
         ]
 
@@ -89,11 +97,11 @@ class ExtractiveGenerator:
         return np.stack([found[key] for key in keys])
 
 
-def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
+def _select(candidates: list[_Candidate], limit: int, keep_share: float) -> list[_Candidate]:
     """The best sentences, dropping those far below the best so weak ones do not pad the answer."""
     ranked = sorted(candidates, key=lambda c: -c.score)
     best = ranked[0].score
-    return [c for c in ranked[:limit] if c.score >= best * 0.8]
+    return [c for c in ranked[:limit] if c.score >= best * keep_share]
 
 
 def _merge_adjacent(chosen: list[_Candidate]) -> list[_Candidate]:

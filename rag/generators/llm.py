@@ -8,14 +8,14 @@ read as prose with ``"quoted text" [n]`` markers instead.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError, VerbatimError
+from rag.errors import BackendUnavailable, BadBackendOutput, GeneratorError, LlamaNotInstalled, VerbatimError
 from rag.generators.base import Draft, DraftQuote, Message
+from rag.generators.replies import json_object_in
 from rag.models import Passage
 from rag.generators.prompts import PromptTemplate
 
@@ -106,7 +106,7 @@ class LlamaCppChat:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise GeneratorError("the local generator needs llama-cpp-python: pip install '.[local]'") from exc
+            raise LlamaNotInstalled() from exc
         try:
             self._llama = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
         except (ValueError, RuntimeError) as exc:
@@ -206,7 +206,7 @@ def parse_reply(reply: str) -> Draft:
 
     :raises BadBackendOutput: neither shape yields anything.
     """
-    data = _json_object(reply)
+    data = json_object_in(reply)
     if isinstance(data, dict):
         quotes = []
         for item in data.get("quotes") or []:
@@ -221,15 +221,3 @@ def parse_reply(reply: str) -> Draft:
     return Draft(quotes=quotes)
 
 
-def _json_object(reply: str) -> Any:
-    text = reply.strip()
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    if fenced:
-        text = fenced.group(1).strip()
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        return json.loads(text[start : end + 1])
-    except json.JSONDecodeError:
-        return None

@@ -107,11 +107,15 @@ def prepare_transcript(
     *,
     count_tokens: Callable[[str], int],
     max_tokens: int,
+    batch: int,
     progress: Progress | None = None,
 ) -> PreparedTranscript:
-    """Chunk and embed ``transcript``: the slow part of an ingest, which needs no lock."""
+    """Chunk and embed ``transcript``: the slow part of an ingest, which needs no lock.
+
+    :param batch: texts handed to the embedder at once (and between two progress reports).
+    """
     chunks = chunk_transcript(transcript, count_tokens, max_tokens)
-    vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress)
+    vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress, batch)
     return PreparedTranscript(transcript, chunks, vectors)
 
 
@@ -122,6 +126,7 @@ def ingest_transcripts(
     *,
     count_tokens: Callable[[str], int],
     max_tokens: int,
+    batch: int,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Add new transcripts, replace changed ones, skip unchanged ones; save once, atomically.
@@ -134,7 +139,8 @@ def ingest_transcripts(
         for transcript in transcripts:
             if not _is_unchanged(transaction, transcript, report):
                 prepared = prepare_transcript(
-                    transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, progress=progress
+                    transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, batch=batch,
+                    progress=progress,
                 )
                 _put(transaction, prepared, report)
     report.seconds = time.perf_counter() - started
@@ -187,7 +193,7 @@ def remove_document(target: Target, embedder: Embedder, document_id: str) -> Non
 
 
 def _embed_with_progress(
-    embedder: Embedder, texts: list[str], label: str, progress: Progress | None, batch: int = 64
+    embedder: Embedder, texts: list[str], label: str, progress: Progress | None, batch: int
 ) -> np.ndarray:
     parts = []
     for start in range(0, len(texts), batch):

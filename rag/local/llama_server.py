@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import BackendUnavailable, ModelError
+from rag.errors import BackendUnavailable, LlamaNotInstalled, ModelError
 from rag.local.gguf import assemble_gguf
 from rag.local.processes import free_port, stop_process
 from rag.settings import Settings
@@ -85,7 +85,7 @@ def run_llama_server(
     if not model_path.is_file():
         raise ModelError(f"no GGUF model at {model_path}")
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ModelError("llama-cpp-python is not installed: pip install -e '.[local]'")
+        raise LlamaNotInstalled()
     port = port or free_port()
     threads = str(n_threads or _cpu_count())
     command = [

@@ -44,6 +44,8 @@ class RetrievalTuning:
     # added to their chunks' fused z-score, and ``exchange_boost`` to the chunks next to them.
     speaker_boost: float = 0.0
     exchange_boost: float = 0.0
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
 
 
 class Retriever:
@@ -58,7 +60,7 @@ class Retriever:
         self.tuning = tuning or RetrievalTuning(candidate_k=candidate_k, rrf_k=rrf_k)
         self.candidate_k = self.tuning.candidate_k
         self.rrf_k = self.tuning.rrf_k
-        self.vocabulary = BM25Index([chunk.text for chunk in index.chunks])
+        self.vocabulary = BM25Index([chunk.text for chunk in index.chunks], self.tuning.bm25_k1, self.tuning.bm25_b)
         # Vectors stay in the store, read by chunk id: rows here are positions in ``index.chunks``.
         self._ids = np.array([chunk.id for chunk in index.chunks], dtype=object)
         documents = {name: number for number, name in enumerate(dict.fromkeys(c.document for c in index.chunks))}

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.models import Transcript
-from rag.formats.labels import parenthesised_parts
+from rag.formats.labels import NAME_PARTICLES, parenthesised_parts
 
 # "(NANAIMO-LADYSMITH, GP)" is a riding and a party, not an office anyone would ask about.
 _RIDING = re.compile(r",\s*(?:LIB|CPC|NDP|BQ|GP|IND|CON|LAB|SNP|PC)\.?\s*$", re.IGNORECASE)
@@ -24,7 +24,7 @@ _PRESS_ROLES = {
     for label in ("QUESTION", "Q", "REPORTER", "PRESS")
 }
 _PERSONAL_TITLE = r"(?:President|Minister|Secretary|Senator|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prime Minister|Chancellor|King|Queen|Ambassador|Envoy|General)"
-_PARTICLE = r"(?:(?:de|van|von|al|bin|da|du)\s+|al-|el-)"
+_PARTICLE = rf"(?:(?:{'|'.join(NAME_PARTICLES)})\s+|al-|el-)"
 _NAME = rf"{_PARTICLE}?[A-Z][a-zA-Z'’\-]+(?:\s+{_PARTICLE}?[A-Z][a-zA-Z'’\-]+)*"
 _ASKS_ABOUT = [
     re.compile(

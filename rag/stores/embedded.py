@@ -31,7 +31,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, UnknownDocument
 from rag.models import Chunk, Cue, DocumentMeta, DocumentRecord, Transcript, Turn
 
 # 2: turns, cues and metadata stored beside each text, so caption renderings keep their times.
@@ -89,7 +89,7 @@ class EmbeddedStore:
 
     def similarities(self, query: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
         rows = np.arange(len(self._chunks)) if ids is None else self._rows(ids)
-        return self._matrix()[rows] @ np.asarray(query, dtype=np.float32)
+        return self._matrix()[rows] @ self._query(query)
 
     def search(
         self,
@@ -107,10 +107,12 @@ class EmbeddedStore:
         if k <= 0 or rows.size == 0:
             return []
         candidates = np.ascontiguousarray(self._matrix()[rows])
-        scores, found = faiss.knn(
-            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), candidates, min(k, rows.size),
-            metric=faiss.METRIC_INNER_PRODUCT,
-        )
+        try:
+            scores, found = faiss.knn(
+                self._query(query).reshape(1, -1), candidates, min(k, rows.size), metric=faiss.METRIC_INNER_PRODUCT
+            )
+        except RuntimeError as exc:
+            raise IndexCorrupt(f"FAISS cannot search the index: {str(exc).splitlines()[0]}") from exc
         return [(self._chunks[rows[i]].id, float(score)) for i, score in zip(found[0], scores[0]) if i >= 0]
 
     def fill(
@@ -121,6 +123,12 @@ class EmbeddedStore:
         self._records, self._transcripts = records, transcripts
         self._blocks = [matrix]
         self._set_chunks(chunks)
+
+    def _query(self, query: np.ndarray) -> np.ndarray:
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if query.shape != (self._dim,):
+            raise IndexMismatch(f"a query vector of shape {query.shape} for an index of dimension {self._dim}")
+        return query
 
     def _matrix(self) -> np.ndarray:
         if len(self._blocks) > 1:
@@ -229,7 +237,16 @@ class EmbeddedBackend:
                 self._commit(state)
 
     def _commit(self, state: EmbeddedStore) -> None:
-        """Write a new generation and switch the manifest to it atomically."""
+        """Write a new generation and switch the manifest to it atomically.
+
+        :raises IndexWriteError: a file could not be written; the previous generation stands.
+        """
+        try:
+            self._write(state)
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write the index {self.path}: {exc}") from exc
+
+    def _write(self, state: EmbeddedStore) -> None:
         path = self.path
         texts = path / "texts"
         texts.mkdir(exist_ok=True)
@@ -327,7 +344,10 @@ def _write_vectors(path: Path, matrix: np.ndarray) -> None:
     index = faiss.IndexFlatIP(matrix.shape[1])
     if len(matrix):
         index.add(np.ascontiguousarray(matrix, dtype=np.float32))
-    faiss.write_index(index, str(path))
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        raise IndexWriteError(f"cannot write the vector file {path}: {str(exc).splitlines()[0]}") from exc
 
 
 def _read_chunks(path: Path) -> list[Chunk]:

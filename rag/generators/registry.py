@@ -1,0 +1,76 @@
+"""Answer generators by name: the one list that ``Settings``, the CLI and the API schema offer.
+
+Each factory builds its generator from the settings; heavy modules (the OpenAI client,
+llama-cpp) are imported inside the factory, so listing the names costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rag.errors import GeneratorError
+
+if TYPE_CHECKING:
+    from rag.embedders.embedding import Embedder
+    from rag.generators.base import Generator
+    from rag.generators.llm import ChatBackend
+    from rag.generators.tokens import TokenCounter
+    from rag.settings import Settings
+
+GeneratorFactory = Callable[["Settings", "Embedder", "TokenCounter"], "Generator"]
+
+
+def _extractive(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+    from rag.generators.extractive import ExtractiveGenerator
+
+    return ExtractiveGenerator(
+        embedder, max_quotes=settings.extractive_max_quotes, min_score=settings.extractive_min_score,
+        keep_share=settings.extractive_keep_share, lexical_weight=settings.extractive_lexical_weight,
+    )
+
+
+def _openai(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+    from rag.generators.llm import OpenAIChat
+
+    if not settings.openai_base_url:
+        raise GeneratorError("the openai generator needs VERBATIM_OPENAI_BASE_URL")
+    chat = OpenAIChat(settings.openai_base_url, settings.openai_model,
+                      settings.openai_api_key.get_secret_value(), settings.llm_timeout_s)
+    return _llm(chat, settings, counter)
+
+
+def _local(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+    from rag.generators.llm import LlamaCppChat
+    from rag.local.gguf import assemble_gguf
+
+    model_path = assemble_gguf(settings.local_model, settings.cache_dir / "models")
+    return _llm(LlamaCppChat(model_path, settings.llm_context_tokens, settings.local_threads), settings, counter)
+
+
+def _llm(chat: ChatBackend, settings: Settings, counter: TokenCounter) -> Generator:
+    from rag.generators.llm import LLMGenerator
+    from rag.generators.prompts import load_prompt
+
+    template = load_prompt("answer.j2", settings.prompts_dir)
+    return LLMGenerator(
+        chat, template, counter.count, context_tokens=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens
+    )
+
+
+GENERATORS: dict[str, GeneratorFactory] = {"extractive": _extractive, "openai": _openai, "local": _local}
+GENERATOR_NAMES: tuple[str, ...] = tuple(GENERATORS)
+
+
+def build_generator(name: str, settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+    """The generator registered as ``name``, built from ``settings``.
+
+    :raises GeneratorError: no generator of that name, or it is not configured.
+    :raises ModelError: its model cannot be found or loaded.
+    """
+    from rag.generators.base import GuardedGenerator
+
+    factory = GENERATORS.get(name)
+    if factory is None:
+        raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
+    return GuardedGenerator(factory(settings, embedder, counter))
