@@ -115,12 +115,6 @@ class EmbeddedStore:
             raise IndexCorrupt(f"FAISS cannot search the index: {str(exc).splitlines()[0]}") from exc
         return [(self._chunks[rows[i]].id, float(score)) for i, score in zip(found[0], scores[0]) if i >= 0]
 
-    def _query(self, query: np.ndarray) -> np.ndarray:
-        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
-        if query.shape != (self._dim,):
-            raise IndexMismatch(f"a query vector of shape {query.shape} for an index of dimension {self._dim}")
-        return query
-
     def fill(
         self, records: dict[str, DocumentRecord], transcripts: dict[str, Transcript], chunks: list[Chunk],
         matrix: np.ndarray,
@@ -129,6 +123,12 @@ class EmbeddedStore:
         self._records, self._transcripts = records, transcripts
         self._blocks = [matrix]
         self._set_chunks(chunks)
+
+    def _query(self, query: np.ndarray) -> np.ndarray:
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        if query.shape != (self._dim,):
+            raise IndexMismatch(f"a query vector of shape {query.shape} for an index of dimension {self._dim}")
+        return query
 
     def _matrix(self) -> np.ndarray:
         if len(self._blocks) > 1:
