@@ -92,7 +92,7 @@ def main() -> None:
         source = args.index or Path(folder) / "bench"
         if args.index is None:
             embedded = ingest_files(corpus(args.tune), source, embedder, count_tokens=counter.count,
-                                    max_tokens=Settings().chunk_max_tokens)
+                                    max_tokens=Settings().chunk_max_tokens, batch=Settings().ingest_batch_size)
             print(f"corpus: {len(embedded.added)} documents, {embedded.turns} turns, {embedded.chunks} chunks; "
                   f"read+chunk+embed+write {embedded.seconds:.1f} s", flush=True)
         postgres = PostgresBackend(url, source.name)

@@ -30,7 +30,7 @@ def assert_same_index(left, right) -> None:
 
 def test_rag_migrate_copies_a_folder_into_postgres_and_back(postgres_url, minilm, counter, tmp_path):
     folder = tmp_path / "default"
-    ingest_files([SEED], folder, minilm, count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], folder, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     put(EmbeddedBackend(tmp_path / "hand"), "budget", "harbour")
     runner = CliRunner()
 
@@ -57,7 +57,7 @@ def test_rag_migrate_copies_a_folder_into_postgres_and_back(postgres_url, minilm
 def test_a_migration_into_another_embedder_s_index_is_refused(postgres_url, counter, tmp_path):
     put(PostgresBackend(postgres_url, "default"), "budget")
     folder = tmp_path / "default"
-    ingest_files([SEED], folder, HashEmbedder(), count_tokens=counter.count, max_tokens=200)
+    ingest_files([SEED], folder, HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64)
     result = CliRunner().invoke(main, ["migrate", "--from", str(folder), "--to", postgres_url])
     assert result.exit_code == 1
     assert result.output.startswith("IndexMismatch: "), result.output

@@ -98,7 +98,7 @@ def test_the_seed_transcript_is_stored_exactly(postgres_url, minilm, counter, tm
     backend = PostgresBackend(postgres_url)
     embedded = EmbeddedBackend(tmp_path / "index")
     for target in (backend, embedded):
-        ingest_files([SEED], target, minilm, count_tokens=counter.count, max_tokens=200)
+        ingest_files([SEED], target, minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     stored, reference = backend.open(minilm.name), embedded.open(minilm.name)
     ids = list(reference.chunk_ids())
     assert list(stored.chunk_ids()) == ids
@@ -120,16 +120,17 @@ def test_answers_are_the_same_on_both_stores(postgres_url, minilm, counter, tmp_
     embedded_settings = Settings(_env_file=None, index_path=index_path)
     postgres_settings = Settings(_env_file=None, index_path=index_path, store=postgres_url)
     for settings in (embedded_settings, postgres_settings):
-        ingest_files([SEED], open_store(settings), minilm, count_tokens=counter.count, max_tokens=200)
+        ingest_files([SEED], open_store(settings), minilm, count_tokens=counter.count, max_tokens=200, batch=64)
     engines = [Engine.load(settings, minilm) for settings in (embedded_settings, postgres_settings)]
     for question, speakers in QUESTIONS:
         found = [
-            [(p.chunk.id, round(p.score, 6)) for p in engine.answerer.retriever.search(question, 6, speakers=speakers)]
+            [(p.chunk.id, round(p.score, 6))
+             for p in engine.snapshot.answerer.retriever.search(question, 6, speakers=speakers)]
             for engine in engines
         ]
         assert found[0] == found[1] and found[0]
     for question in ("What did Lavrov say about the terrorist list?", "What did Putin say about Iran?"):
-        answers = [engine.answerer.answer(question, engine.generator(), engine.options()) for engine in engines]
+        answers = [engine.ask(question) for engine in engines]
         assert answers[0].refused == answers[1].refused
         assert answers[0].answer == answers[1].answer
         assert [(c.document, c.char_start, c.char_end) for c in answers[0].citations] == [
