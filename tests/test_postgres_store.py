@@ -124,12 +124,13 @@ def test_answers_are_the_same_on_both_stores(postgres_url, minilm, counter, tmp_
     engines = [Engine.load(settings, minilm) for settings in (embedded_settings, postgres_settings)]
     for question, speakers in QUESTIONS:
         found = [
-            [(p.chunk.id, round(p.score, 6)) for p in engine.snapshot.answerer.retriever.search(question, 6, speakers=speakers)]
+            [(p.chunk.id, round(p.score, 6))
+             for p in engine.snapshot.answerer.retriever.search(question, 6, speakers=speakers)]
             for engine in engines
         ]
         assert found[0] == found[1] and found[0]
     for question in ("What did Lavrov say about the terrorist list?", "What did Putin say about Iran?"):
-        answers = [engine.snapshot.answerer.answer(question, engine.generator(), engine.options()) for engine in engines]
+        answers = [engine.ask(question) for engine in engines]
         assert answers[0].refused == answers[1].refused
         assert answers[0].answer == answers[1].answer
         assert [(c.document, c.char_start, c.char_end) for c in answers[0].citations] == [

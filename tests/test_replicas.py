@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.embedders.hashing import HashEmbedder
+from rag.embedders.embedding import HashEmbedder
 from rag.indexing.ingest import ingest_files
 from rag.stores.postgres import PostgresBackend
 from tests.conftest import ROOT, SEED, SEED_ID
@@ -81,7 +81,9 @@ def _until(check, timeout: float = 10.0) -> float:
 def test_an_upload_through_one_replica_is_answered_by_the_other(postgres_url, counter, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    ingest_files([SEED], PostgresBackend(postgres_url), HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64)
+    ingest_files(
+        [SEED], PostgresBackend(postgres_url), HashEmbedder(), count_tokens=counter.count, max_tokens=200, batch=64
+    )
     with rag_serve(postgres_url, tmp_path / "a") as first, rag_serve(postgres_url, tmp_path / "b") as second:
         headers = {"Authorization": f"Bearer {KEY}"}
         uploaded = first.post("/documents", json={"id": "harbour", "text": MEETING}, headers=headers)

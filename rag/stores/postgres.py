@@ -221,7 +221,9 @@ class PostgresBackend:
             conditions.append(sql.SQL("speaker = ANY(%(speakers)s)"))
             params["speakers"] = list(speakers)
         distance = sql.SQL("embedding <#> %(query)s::vector")
-        statement = sql.SQL("SELECT id, -({distance}) FROM {schema}.chunks {where} ORDER BY {order} LIMIT %(k)s").format(
+        statement = sql.SQL(
+            "SELECT id, -({distance}) FROM {schema}.chunks {where} ORDER BY {order} LIMIT %(k)s"
+        ).format(
             distance=distance, schema=sql.Identifier(self.schema),
             where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""),
             # ``+ 0`` hides the ordering from the planner, so that a filtered query scans exactly.
