@@ -59,7 +59,8 @@ def time_search(settings: Settings, embedder, rows: list[dict], repeat: int) -> 
     """Milliseconds of each GET /search through a real HTTP service on ``settings``' store."""
     engine = Engine.load(settings, embedder=embedder)
     # With --index, only the questions about documents that index holds.
-    rows = [row for row in rows if row.get("document") is None or row["document"] in engine.index]
+    held = {summary.record.id for summary in engine.documents()}
+    rows = [row for row in rows if row.get("document") is None or row["document"] in held]
     timings = []
     with serve(create_app(settings, engine)) as url, httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
         for _ in range(repeat):

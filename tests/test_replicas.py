@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.embedders.embedding import HashEmbedder
+from rag.embedders.hashing import HashEmbedder
 from rag.indexing.ingest import ingest_files
 from rag.stores.postgres import PostgresBackend
 from tests.conftest import ROOT, SEED, SEED_ID
