@@ -8,8 +8,8 @@ import json
 import pytest
 
 from api.app import create_app
-from rag.answering.answerer import NOT_COVERED
-from rag.answering.followup import refers_back
+from rag.answering.answerer import NO_SUBJECT, NOT_COVERED
+from rag.answering.followup import only_points_back, refers_back
 from rag.answering.refusal import FEATURES, evidence_features, load_refusal_model, parse_refusal_model
 from rag.errors import RefusalModelError
 from rag.generators.base import Message
@@ -178,6 +178,28 @@ def test_the_demo_pages_off_topic_questions_are_refused_over_http(seed_settings,
 )
 def test_a_follow_up_is_one_that_refers_back(topic, expected):
     assert refers_back(topic) is expected
+
+
+@pytest.mark.parametrize(
+    "topic, expected",
+    [
+        ("what did say about it?", True),
+        ("why did he say that?", True),
+        ("What did say?", False),  # no subject, but it asks for everything, not for something earlier
+        ("and kerry?", False),
+        ("What did say about Ukraine?", False),
+    ],
+)
+def test_a_question_whose_only_subject_is_a_pronoun_points_back(topic, expected):
+    assert only_points_back(topic) is expected
+
+
+def test_a_pronoun_question_with_no_conversation_before_it_is_refused_with_its_reason(seed_engine):
+    answer = seed_engine.snapshot.answerer.answer(
+        "And what did Kerry say about it?", seed_engine.generator("extractive"), seed_engine.options()
+    )
+    assert answer.refused and answer.citations == []
+    assert answer.refusal_reason == NO_SUBJECT
 
 
 def test_a_new_subject_does_not_inherit_the_previous_topic(seed_engine):

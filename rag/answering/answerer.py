@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from rag.errors import GeneratorError, QuestionError
 from rag.generators.base import Draft, Generator, Message, previous_question
-from rag.answering.followup import refers_back
+from rag.answering.followup import only_points_back, refers_back
 from rag.answering.grounding import grounding
 from rag.answering.refusal import RefusalModel, evidence_features
 from rag.retrieval.lexical import content_terms
@@ -23,6 +23,7 @@ from rag.answering.verify import QuoteVerifier
 
 logger = logging.getLogger("verbatim.answering")
 NOT_COVERED = "The transcript does not cover this question."
+NO_SUBJECT = "The question refers to an earlier one that is not in this conversation; ask it with its subject."
 DECLINED = "The passages retrieved do not answer this question."
 _MARKER = re.compile(r"\[(\d+)\]")
 _INLINE_QUOTE = re.compile(r"[\"“]([^\"”]*)[\"”]")
@@ -136,6 +137,10 @@ class Answerer:
         earlier = previous_question(history)
         if earlier and refers_back(mention.topic):
             query = f"{self.directory.mention(earlier).topic} {query}"
+        elif only_points_back(mention.topic):
+            # "What did Kerry say about it?" with nothing before it: searching Kerry's turns for
+            # "it" would quote him on whatever scores best, an answer to a question nobody asked.
+            return Assessment(asked, [], documents, (), refusal=NO_SUBJECT)
         else:
             history = ()
         clock = time.perf_counter()

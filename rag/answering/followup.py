@@ -23,5 +23,16 @@ def refers_back(topic: str) -> bool:
     """
     if _CONTINUES.search(topic) or _MORE_OF_IT.search(topic):
         return True
-    own = query_terms(_BACK_REFERENCE.sub(" ", topic))
-    return not own
+    return not has_own_subject(topic)
+
+
+def has_own_subject(topic: str) -> bool:
+    """Whether ``topic`` names something besides pronouns ("about it" does not; "about Ukraine" does)."""
+    return bool(query_terms(_BACK_REFERENCE.sub(" ", topic)))
+
+
+def only_points_back(topic: str) -> bool:
+    """Whether ``topic``'s subject is a pronoun and nothing else ("what about it?"), so that it
+    means nothing without the question before it ("What did Kerry say?" has no subject, but
+    points nowhere: it asks for everything he said)."""
+    return bool(_BACK_REFERENCE.search(topic)) and not has_own_subject(topic)
