@@ -27,16 +27,8 @@ from rag.local.processes import LOOPBACK, free_port, stop_process
 ROOT = Path(__file__).resolve().parent.parent
 HOST = LOOPBACK  # loopback only, by design
 MAX_REQUESTS = 5000
-QUESTIONS = [
-    "What did Lavrov say about the terrorist list?",
-    "What did Kerry say about the Syrian opposition?",
-    "What did they agree about ISIL?",
-    "What did Kerry say about President Assad?",
-    "What was said about the meeting in New York?",
-    "What did Lavrov say about the Vienna documents?",
-    "What did Kerry say about Ukraine?",
-    "What did Lavrov say about Jordan?",
-]
+# The seed questions every bench cycles through (bench/serve_wrk.sh and its wrk script read it too).
+QUESTIONS = (ROOT / "bench" / "questions.txt").read_text(encoding="utf-8").splitlines()
 
 
 @dataclass

@@ -38,15 +38,15 @@ cpu_seconds() {
 # Warm-up, each question a few times per worker: the first answer from a passage embeds its
 # sentences, and every worker process has its own caches.
 for _ in $(seq $((2 * workers))); do
-  grep -o '^  "[^"]*"' "$here/wrk_requests.lua" | while read -r question; do
-    curl -sf -o /dev/null -H 'Content-Type: application/json' -d "{\"question\": $question}" "$url/ask"
-  done
+  while read -r question; do
+    curl -sf -o /dev/null -H 'Content-Type: application/json' -d "{\"question\": \"$question\"}" "$url/ask"
+  done < "$here/questions.txt"
 done
 for endpoint in search ask; do
-  wrk -t 2 -c "$connections" -d 3s -s "$here/wrk_requests.lua" "$url" -- "$endpoint" >/dev/null
+  wrk -t 2 -c "$connections" -d 3s -s "$here/wrk_requests.lua" "$url" -- "$endpoint" "$here/questions.txt" >/dev/null
   echo "== $endpoint, $workers worker(s), $connections connections, ${seconds}s; load $(cut -d' ' -f1-3 /proc/loadavg)"
   before=$(cpu_seconds)
-  out=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency --timeout 10s -s "$here/wrk_requests.lua" "$url" -- "$endpoint")
+  out=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency --timeout 10s -s "$here/wrk_requests.lua" "$url" -- "$endpoint" "$here/questions.txt")
   after=$(cpu_seconds)
   echo "$out" | grep -E "Requests/sec|Latency|50%|90%|99%|timeout|Non-2xx"
   requests=$(echo "$out" | awk '/requests in/ { print $1 }')

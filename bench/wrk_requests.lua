@@ -1,20 +1,15 @@
 -- wrk script for bench/serve_wrk.sh: cycles through a few seed questions, as GET /search or POST /ask.
---   wrk ... -s bench/wrk_requests.lua http://127.0.0.1:PORT -- search|ask
-local questions = {
-  "What did Lavrov say about the terrorist list?",
-  "What did Kerry say about the Syrian opposition?",
-  "What did they agree about ISIL?",
-  "What did Kerry say about President Assad?",
-  "What was said about the meeting in New York?",
-  "What did Lavrov say about the Vienna documents?",
-  "What did Kerry say about Ukraine?",
-  "What did Lavrov say about Jordan?",
-}
+--   wrk ... -s bench/wrk_requests.lua http://127.0.0.1:PORT -- search|ask bench/questions.txt
+-- The questions file (bench/questions.txt) is the script's second argument, after the mode.
+local questions = {}
 local mode = "search"
 local counter = 0
 
 function init(args)
   mode = args[1] or "search"
+  for line in io.lines(args[2]) do
+    if line ~= "" then questions[#questions + 1] = line end
+  end
 end
 
 request = function()
