@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     # Where chunks and vectors are stored: a name in rag.stores.registry.STORES ("embedded": FAISS
     # and files in `index_path`) or a postgresql:// URL.
     store: str = "embedded"
+    # When an embedded-store commit also merges segments (rag/stores/compaction.py). Every segment
+    # is one more file to map and one more block to copy into the live matrix; 8 keeps that small
+    # while a run of single-document ingests rewrites each row about log2(rows) times, not at every
+    # commit. Dead rows are read and skipped by every search and held on disk: a segment whose
+    # rows are more than 30% dead is rewritten alone (Lucene's merge policy allows 20-50%).
+    segment_max_count: int = Field(8, ge=1)
+    segment_max_dead_share: float = Field(0.3, gt=0.0, le=1.0)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
