@@ -14,24 +14,31 @@ from rag.errors import GeneratorError
 if TYPE_CHECKING:
     from rag.embedders.embedding import Embedder
     from rag.generators.base import Generator
+    from rag.generators.extractive import StoredVectors
     from rag.generators.llm import ChatBackend
     from rag.generators.tokens import TokenCounter
     from rag.settings import Settings
 
-GeneratorFactory = Callable[["Settings", "Embedder", "TokenCounter"], "Generator"]
+# The token counter comes through a provider: loading tiktoken's encoding takes a quarter of a
+# second, and only the LLM generators count tokens.
+CounterProvider = Callable[[], "TokenCounter"]
+GeneratorFactory = Callable[["Settings", "Embedder", CounterProvider, "StoredVectors | None"], "Generator"]
 
 
-def _extractive(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+def _extractive(settings: Settings, embedder: Embedder, counter: CounterProvider, stored: StoredVectors | None
+                ) -> Generator:
     from rag.generators.extractive import ExtractiveGenerator
 
     return ExtractiveGenerator(
         embedder, max_quotes=settings.extractive_max_quotes, min_score=settings.extractive_min_score,
         keep_share=settings.extractive_keep_share, lexical_weight=settings.extractive_lexical_weight,
         question_penalty=settings.extractive_question_penalty, answer_bonus=settings.extractive_answer_bonus,
+        stored=stored,
     )
 
 
-def _openai(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+def _openai(settings: Settings, embedder: Embedder, counter: CounterProvider, stored: StoredVectors | None
+            ) -> Generator:
     from rag.generators.llm import OpenAIChat
 
     if not settings.openai_base_url:
@@ -41,7 +48,7 @@ def _openai(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Ge
     return _llm(chat, settings, counter)
 
 
-def _local(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+def _local(settings: Settings, embedder: Embedder, counter: CounterProvider, stored: StoredVectors | None) -> Generator:
     from rag.generators.llm import LlamaCppChat
     from rag.local.gguf import assemble_gguf
 
@@ -49,13 +56,13 @@ def _local(settings: Settings, embedder: Embedder, counter: TokenCounter) -> Gen
     return _llm(LlamaCppChat(model_path, settings.llm_context_tokens, settings.local_threads), settings, counter)
 
 
-def _llm(chat: ChatBackend, settings: Settings, counter: TokenCounter) -> Generator:
+def _llm(chat: ChatBackend, settings: Settings, counter: CounterProvider) -> Generator:
     from rag.generators.llm import LLMGenerator
     from rag.generators.prompts import load_prompt
 
     template = load_prompt("answer.j2", settings.prompts_dir)
     return LLMGenerator(
-        chat, template, counter.count, context_tokens=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens
+        chat, template, counter().count, context_tokens=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens
     )
 
 
@@ -63,9 +70,13 @@ GENERATORS: dict[str, GeneratorFactory] = {"extractive": _extractive, "openai": 
 GENERATOR_NAMES: tuple[str, ...] = tuple(GENERATORS)
 
 
-def build_generator(name: str, settings: Settings, embedder: Embedder, counter: TokenCounter) -> Generator:
+def build_generator(
+    name: str, settings: Settings, embedder: Embedder, counter: CounterProvider, stored: StoredVectors | None = None
+) -> Generator:
     """The generator registered as ``name``, built from ``settings``.
 
+    :param counter: called for the token counter by the generators that count tokens (the LLM ones).
+    :param stored: the sentence vectors ingest stored, for the extractive generator (``None``: it embeds them).
     :raises GeneratorError: no generator of that name, or it is not configured.
     :raises ModelError: its model cannot be found or loaded.
     """
@@ -74,4 +85,4 @@ def build_generator(name: str, settings: Settings, embedder: Embedder, counter: 
     factory = GENERATORS.get(name)
     if factory is None:
         raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
-    return GuardedGenerator(factory(settings, embedder, counter))
+    return GuardedGenerator(factory(settings, embedder, counter, stored))
