@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from api import create_app
-from api.answers import available_generators
+from rag.generators.registry import available_generators
 from rag.engine import Engine
 from rag.generators.base import Message
 from rag.answering.output import answer_to_dict
