@@ -25,7 +25,7 @@ from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
-from rag.stores.compaction import CompactReport, MergePolicy
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
 from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 
@@ -336,8 +336,10 @@ def configured_embedder(settings: Settings) -> Embedder:
 
 def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:
     """The configured store (``VERBATIM_STORE``) for the index at ``index_path`` (default: the settings')."""
-    merge = MergePolicy(settings.segment_max_count, settings.segment_max_dead_share)
-    return open_backend(settings.store, index_path or settings.index_path, merge)
+    s = settings
+    merge = MergePolicy(s.segment_max_count, s.segment_max_dead_share)
+    ann = AnnPolicy(s.ann_min_rows, s.ann_hnsw_m, s.ann_ef_construction, s.ann_ef_search, s.ann_oversample)
+    return open_backend(s.store, index_path or s.index_path, merge, ann)
 
 
 def compact(settings: Settings, index_path: Path | None = None) -> CompactReport:

@@ -128,8 +128,8 @@ def test_corrupt_files_fail_with_a_message_naming_them(tmp_path, ingest, seed_pa
 
     truncated = tmp_path / "truncated-chunks"
     shutil.copytree(index_path, truncated)
-    lines = (truncated / segment.name / "chunks.jsonl").read_text().splitlines()
-    (truncated / segment.name / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    columns = json.loads((truncated / segment.name / "chunks.json").read_text())
+    (truncated / segment.name / "chunks.json").write_text(json.dumps({k: v[:-1] for k, v in columns.items()}))
     with pytest.raises(IndexCorrupt, match=r"83 chunks but 84 vectors \(84 in the manifest\); rebuild it"):
         load(truncated)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import faiss
@@ -18,7 +19,7 @@ from rag.errors import IndexWriteError
 from rag.formats.text import parse_text
 from rag.indexing.ingest import ingest_files, ingest_transcripts, remove_document
 from rag.stores import embedded
-from rag.stores.compaction import MergePolicy, SegmentShape, merge_all, plan_merges
+from rag.stores.policy import AnnPolicy, MergePolicy, SegmentShape, merge_all, plan_merges
 from rag.stores.embedded import EmbeddedBackend, EmbeddedStore
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 
@@ -158,7 +159,7 @@ def test_a_crash_before_the_manifest_switch_leaves_the_previous_index_and_the_or
     write(path, meeting("ferry"))
     assert segment_folders(path) == ["seg-000001-0", "seg-000002-0"]
     assert list(EmbeddedBackend(path).open().documents()) == ["ferry", "harbour"]
-    assert sorted(p.name for p in (path / "seg-000002-0").iterdir()) == ["chunks.jsonl", "vectors.npy"]
+    assert sorted(p.name for p in (path / "seg-000002-0").iterdir()) == ["chunks.json", "vectors.npy"]
     (path / "seg-000099-0").mkdir()
     write(path, meeting("school"))
     assert "seg-000099-0" not in segment_folders(path)
@@ -183,7 +184,8 @@ def write_format_2(store: EmbeddedStore, path: Path) -> None:
     flat = faiss.IndexFlatIP(store.dim)
     flat.add(store.vectors(store.chunk_ids()))
     faiss.write_index(flat, str(generation / "vectors.faiss"))
-    shutil.copy(path / store.segments[0].name / "chunks.jsonl", generation / "chunks.jsonl")
+    lines = "".join(json.dumps(asdict(chunk)) + "\n" for chunk in store.chunks())
+    (generation / "chunks.jsonl").write_text(lines)
     shutil.rmtree(path / store.segments[0].name)
     raw = manifest(path)
     del raw["segments"]
@@ -238,9 +240,36 @@ def test_with_the_real_embedder_a_merge_keeps_every_ranking(tmp_path, write, min
 def test_the_plan_merges_the_newest_segments_while_the_older_are_no_larger():
     policy = MergePolicy(max_segments=3, max_dead_share=0.3)
     shapes = [SegmentShape(100, 0), SegmentShape(40, 0), SegmentShape(10, 0), SegmentShape(5, 0),
-              SegmentShape(2, 0, unwritten=True)]
+              SegmentShape(2, 0, must_write=True)]
     assert plan_merges(shapes, policy) == [range(2, 5)]
     assert plan_merges(shapes, None) == [range(4, 5)]
     assert plan_merges(shapes[:3] + [SegmentShape(30, 29)], policy) == [range(2, 4)]
     assert plan_merges([SegmentShape(10, 4), SegmentShape(10, 1)], policy) == [range(0, 1)]
     assert merge_all([SegmentShape(10, 0)]) == [] and merge_all([SegmentShape(10, 1)]) == [range(0, 1)]
+
+
+def test_a_large_segment_gets_an_approximate_index_whose_candidates_are_scored_exactly(tmp_path, seed_path, write):
+    path = tmp_path / "index"
+    ingest_files([seed_path], path, EMBEDDER, count_tokens=len, max_tokens=64, batch=64)
+    exact = EmbeddedBackend(path).open()
+    # A candidate list longer than the segment: the HNSW finds the true nearest rows, so its
+    # answers can be compared with the exact search's exactly.
+    policy = AnnPolicy(min_rows=50, m=16, ef_construction=40, ef_search=2000, oversample=4)
+    approximate = EmbeddedBackend(path, ann=policy)
+    # An index written before the policy: its large segment is rewritten once, with the HNSW file.
+    approximate.compact()
+    [segment] = segment_folders(path)
+    assert sorted(p.name for p in (path / segment).iterdir()) == ["chunks.json", "hnsw.faiss", "vectors.npy"]
+    write(approximate, meeting("harbour"))
+    assert not (path / segment_folders(path)[-1] / "hnsw.faiss").exists()  # 2 rows: searched exactly
+
+    store, plain = approximate.open(), EmbeddedBackend(path).open()
+    assert store.segments[0].ann is not None and plain.segments[0].ann is not None
+    for query in queries(64):
+        found, expected = store.search(query, 5), plain.search(query, 5)
+        # Bit for bit what the exact search returns: the HNSW only chose which rows were scored.
+        assert found == expected
+    assert [segment.ann for segment in exact.segments] == [None]
+
+    remove_document(approximate, EMBEDDER, "kerry-lavrov-moscow-2015-12-15")
+    assert all(chunk_id.startswith("harbour") for chunk_id, _ in approximate.open().search(queries(64)[0], 5))

@@ -8,6 +8,7 @@ Layout of ``index/<name>/``::
     texts/<sha256>.json        its turns, timed cues and header metadata as its reader found them
     seg-000007-0/vectors.npy   a segment's vectors (float32, memory-mapped on load)
     seg-000007-0/chunks.jsonl  its chunk metadata, line i describing row i (see ``rag.stores.segments``)
+    seg-000007-0/hnsw.faiss    a large segment's approximate index (see ``rag.stores.ann``)
     .lock                      held by the one writer
 
 A commit writes one new segment holding the documents it adds, marks the chunks of the documents
@@ -17,6 +18,11 @@ too many dead rows), the same commit also rewrites some neighbouring segments as
 merges everything. A crash at any point leaves the previous manifest and the segments it names
 loadable; segments no manifest names are removed by the next commit. Readers address rows by
 chunk id through a table built at load; the live rows read in segment order are the chunk order.
+
+``search`` is exact unless the store was opened with an ``AnnPolicy`` and a segment has an
+approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then, unfiltered,
+that segment contributes its HNSW candidates, every smaller segment all its rows, and the
+candidates are scored exactly.
 
 An index of format 2 (one ``gen-NNNNNN/`` folder with ``vectors.faiss``) opens as it is; its next
 commit rewrites it as a segment and removes the folder.
@@ -35,8 +41,9 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, UnknownDocument
 from rag.models import Chunk, DocumentRecord, Transcript
-from rag.stores.compaction import CompactReport, MergePolicy, SegmentShape, merge_all, plan_merges
+from rag.stores.ann import ann_candidates
 from rag.stores.manifest import MANIFEST, Manifest, SegmentEntry, read_manifest, write_manifest
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, SegmentShape, merge_all, plan_merges
 from rag.stores.segments import Segment, prune_segments, read_legacy_generation, read_segment, segment_name, write_segment
 from rag.stores.transcripts import prune_texts, read_text, record_of, write_texts
 
@@ -45,15 +52,18 @@ class EmbeddedStore:
     """One generation of an embedded index: chunk metadata in memory, vectors mapped from its segments
     (the ``ChunkStore`` of this backend)."""
 
-    def __init__(self, embedder: str, dim: int, generation: int = 0) -> None:
+    def __init__(self, embedder: str, dim: int, generation: int = 0, ann: AnnPolicy | None = None) -> None:
         self._embedder = embedder
         self._dim = dim
         self._generation = generation
+        self._ann = ann
         self._records: dict[str, DocumentRecord] = {}
         self._transcripts: dict[str, Transcript] = {}
         self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
+        # Where each segment's live rows start in the chunk order.
+        self._starts = np.zeros(0, dtype=np.int64)
         self._live: np.ndarray | None = None
 
     @property
@@ -94,11 +104,10 @@ class EmbeddedStore:
         return [self._chunks[self._row_of[chunk_id]] for chunk_id in ids]
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        return self._matrix()[self._rows(ids)]
+        return self._gather(self._rows(ids))
 
     def similarities(self, query: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
-        matrix = self._matrix()
-        return (matrix if ids is None else matrix[self._rows(ids)]) @ self._query(query)
+        return (self._matrix() if ids is None else self._gather(self._rows(ids))) @ self._query(query)
 
     def search(
         self,
@@ -108,16 +117,39 @@ class EmbeddedStore:
         documents: Collection[str] | None = None,
         speakers: Collection[str] | None = None,
     ) -> list[tuple[str, float]]:
+        if k <= 0 or not self._chunks:
+            return []
+        if documents is None and speakers is None:
+            if self._ann is not None and any(segment.ann is not None for segment in self._segments):
+                return self._search_approximately(self._query(query), k)
+            # The live matrix itself is searched: no copy of every vector per query.
+            return self._knn(query, k, np.arange(len(self._chunks)), np.ascontiguousarray(self._matrix()))
         rows = np.array(
             [row for row, chunk in enumerate(self._chunks)
              if (documents is None or chunk.document in documents) and (speakers is None or chunk.speaker in speakers)],
             dtype=np.int64,
         )
-        if k <= 0 or rows.size == 0:
-            return []
-        matrix = self._matrix()
-        # Unfiltered, the live matrix itself is searched (no copy of every vector per query).
-        candidates = np.ascontiguousarray(matrix if rows.size == len(matrix) else matrix[rows])
+        return self._knn(query, k, rows, self._gather(rows)) if rows.size else []
+
+    def _search_approximately(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Exact scores of the candidates: HNSW's from segments that have one, every row of the others."""
+        policy = self._ann
+        positions = []
+        for segment, start in zip(self._segments, self._starts):
+            live = segment.live_rows.size
+            if segment.ann is None or live == 0:
+                positions.append(np.arange(start, start + live))
+                continue
+            # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
+            wanted = -(-k * policy.oversample * segment.rows // live)
+            rows = ann_candidates(segment.ann, query, wanted, policy.ef_search)
+            rows = rows[segment.is_live[rows]]
+            positions.append(start + np.searchsorted(segment.live_rows, rows))
+        candidates = np.sort(np.concatenate(positions))
+        return self._knn(query, k, candidates, self._gather(candidates))
+
+    def _knn(self, query: np.ndarray, k: int, rows: np.ndarray, candidates: np.ndarray) -> list[tuple[str, float]]:
+        """The ``k`` best of ``candidates`` (row i holds the vector of chunk ``rows[i]``), scored exactly."""
         try:
             scores, found = faiss.knn(
                 self._query(query).reshape(1, -1), candidates, min(k, rows.size), metric=faiss.METRIC_INNER_PRODUCT
@@ -140,6 +172,8 @@ class EmbeddedStore:
         self._records, self._transcripts, self._segments = records, transcripts, segments
         self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
         self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
+        sizes = [segment.live_rows.size for segment in segments]
+        self._starts = np.cumsum([0] + sizes[:-1], dtype=np.int64) if segments else np.zeros(0, dtype=np.int64)
         self._live = None
 
     def _query(self, query: np.ndarray) -> np.ndarray:
@@ -165,6 +199,18 @@ class EmbeddedStore:
                 live = np.concatenate(parts) if parts else np.zeros((0, self._dim), dtype=np.float32)
             self._live = live
         return live
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of these positions in the chunk order, copied from their segments (no live matrix built)."""
+        if len(self._segments) == 1:
+            segment = self._segments[0]
+            return segment.matrix[segment.live_rows[rows] if segment.dead else rows]
+        gathered = np.empty((len(rows), self._dim), dtype=np.float32)
+        which = np.searchsorted(self._starts, rows, side="right") - 1
+        for number in np.unique(which):
+            segment, chosen = self._segments[number], which == number
+            gathered[chosen] = segment.matrix[segment.live_rows[rows[chosen] - self._starts[number]]]
+        return gathered
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         return np.fromiter((self._row_of[chunk_id] for chunk_id in ids), dtype=np.int64, count=len(ids))
@@ -230,11 +276,14 @@ class EmbeddedBackend:
     """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects).
 
     :param merge: when commits also merge segments; ``None``: only ``compact`` merges.
+    :param ann: when written segments get an approximate index, and how ``search`` uses it;
+        ``None``: none is built, and ``search`` is exact.
     """
 
-    def __init__(self, path: Path, merge: MergePolicy | None = None) -> None:
+    def __init__(self, path: Path, merge: MergePolicy | None = None, ann: AnnPolicy | None = None) -> None:
         self.path = Path(path)
         self.merge = merge
+        self.ann = ann
 
     @property
     def location(self) -> str:
@@ -266,7 +315,7 @@ class EmbeddedBackend:
         else:
             segments = [read_segment(self.path / entry.name, manifest.dim, entry.rows, entry.dead)
                         for entry in manifest.segments]
-        store = EmbeddedStore(manifest.embedder, manifest.dim, manifest.generation)
+        store = EmbeddedStore(manifest.embedder, manifest.dim, manifest.generation, self.ann)
         transcripts = {doc_id: read_text(self.path, record) for doc_id, record in manifest.documents.items()}
         store.hold(manifest.documents, transcripts, segments)
         if len(store._row_of) != len(store._chunks):
@@ -284,11 +333,12 @@ class EmbeddedBackend:
             yield transaction
             if transaction.changed:
                 segments = transaction.segments()
-                self._commit(state, transaction.records, segments, plan_merges(_shapes(segments), self.merge),
+                self._commit(state, transaction.records, segments, plan_merges(_shapes(segments, self.ann), self.merge),
                              [transaction.transcripts[doc_id] for doc_id in transaction.added])
 
     def compact(self) -> CompactReport:
-        """Merge every segment into one without dead rows (search results do not change).
+        """Merge every segment into one without dead rows, with its approximate index if it is large
+        enough for the ``ann`` policy (exact search results do not change).
 
         :raises IndexNotFound: nothing was ever committed here.
         :raises IndexWriteError: a file could not be written; the previous generation stands.
@@ -296,7 +346,7 @@ class EmbeddedBackend:
         started = time.perf_counter()
         with write_lock(self.path):
             state = self.open()
-            shapes = _shapes(state.segments)
+            shapes = _shapes(state.segments, self.ann)
             runs = merge_all(shapes)
             if runs:
                 self._commit(state, dict(state.documents()), state.segments, runs, [])
@@ -340,7 +390,8 @@ class EmbeddedBackend:
                 chunks = [chunk for segment in members for chunk in segment.live_chunks()]
                 if chunks:
                     matrix = np.concatenate([segment.live_matrix() for segment in members])
-                    result.append(write_segment(self.path, segment_name(generation, written), chunks, matrix))
+                    name = segment_name(generation, written)
+                    result.append(write_segment(self.path, name, chunks, matrix, self.ann))
                     written += 1
             elif members[0].live_rows.size:
                 result.append(members[0])
@@ -348,8 +399,10 @@ class EmbeddedBackend:
         return result
 
 
-def _shapes(segments: list[Segment]) -> list[SegmentShape]:
-    return [SegmentShape(segment.rows, segment.rows - segment.live_rows.size, segment.name is None)
+def _shapes(segments: list[Segment], ann: AnnPolicy | None) -> list[SegmentShape]:
+    return [SegmentShape(segment.rows, segment.rows - segment.live_rows.size,
+                         segment.name is None or (ann is not None and segment.ann is None
+                                                  and segment.live_rows.size >= ann.min_rows))
             for segment in segments]
 
 
