@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache, validate_question
 from rag.embedders.embedding import Embedder, EmbedderConfig, load_embedder
-from rag.errors import GeneratorError, ModelError, UnknownDocument
+from rag.errors import GeneratorError, ModelError, StoreUnavailable, UnknownDocument
 from rag.generators.base import Generator, GuardedGenerator, Message, UnavailableGenerator
 from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
 from rag.generators.registry import GENERATOR_NAMES, build_generator
@@ -25,6 +25,7 @@ from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
 from rag.stores.registry import open_backend
 from rag.retrieval.speakers import SpeakerDirectory
 
@@ -335,7 +336,23 @@ def configured_embedder(settings: Settings) -> Embedder:
 
 def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:
     """The configured store (``VERBATIM_STORE``) for the index at ``index_path`` (default: the settings')."""
-    return open_backend(settings.store, index_path or settings.index_path)
+    s = settings
+    merge = MergePolicy(s.segment_max_count, s.segment_max_dead_share)
+    ann = AnnPolicy(s.ann_min_rows, s.ann_hnsw_m, s.ann_ef_construction, s.ann_ef_search, s.ann_oversample)
+    return open_backend(s.store, index_path or s.index_path, merge, ann)
+
+
+def compact(settings: Settings, index_path: Path | None = None) -> CompactReport:
+    """Merge the embedded index's segments into one without dead rows; search results do not change.
+
+    :raises StoreUnavailable: the configured store has no segments (Postgres reclaims space itself).
+    :raises IndexNotFound: nothing was ever committed there.
+    """
+    backend = open_store(settings, index_path)
+    compact_store = getattr(backend, "compact", None)
+    if compact_store is None:
+        raise StoreUnavailable(f"the store at {backend.location} has no segments to compact")
+    return compact_store()
 
 
 def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:

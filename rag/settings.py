@@ -38,6 +38,25 @@ class Settings(BaseSettings):
     # Where chunks and vectors are stored: a name in rag.stores.registry.STORES ("embedded": FAISS
     # and files in `index_path`) or a postgresql:// URL.
     store: str = "embedded"
+    # When an embedded-store commit also merges segments (rag/stores/policy.py). Every segment
+    # is one more file to map and one more block to copy into the live matrix; 8 keeps that small
+    # while a run of single-document ingests rewrites each row about log2(rows) times, not at every
+    # commit. Dead rows are read and skipped by every search and held on disk: a segment whose
+    # rows are more than 30% dead is rewritten alone (Lucene's merge policy allows 20-50%).
+    segment_max_count: int = Field(8, ge=1)
+    segment_max_dead_share: float = Field(0.3, gt=0.0, le=1.0)
+    # A segment written with this many rows or more also gets an HNSW index (rag/stores/ann.py),
+    # which ChunkStore.search then asks for candidates and re-scores exactly. Below it an exact
+    # scan is cheap: 13,688 rows of dimension 384 (qmsum-tune-choose) take about 2 ms, so 100,000
+    # rows about 15 ms, the p50 budget of a whole search at a million turns.
+    ann_min_rows: int = Field(100_000, ge=1)
+    # HNSW's links per node, and its candidate lists while building and searching; the searched
+    # candidates, ann_oversample per result wanted, are re-scored exactly. faiss' common settings
+    # for 384-d sentence vectors; see bench/ann_recall.py for the recall they give here.
+    ann_hnsw_m: int = Field(32, ge=4)
+    ann_ef_construction: int = Field(80, ge=8)
+    ann_ef_search: int = Field(128, ge=8)
+    ann_oversample: int = Field(4, ge=1)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).

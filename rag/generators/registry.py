@@ -6,10 +6,13 @@ llama-cpp) are imported inside the factory, so listing the names costs nothing.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.errors import GeneratorError
+from rag.errors import GeneratorError, ModelError
 
 if TYPE_CHECKING:
     from rag.embedders.embedding import Embedder
@@ -66,8 +69,51 @@ def _llm(chat: ChatBackend, settings: Settings, counter: CounterProvider) -> Gen
     )
 
 
-GENERATORS: dict[str, GeneratorFactory] = {"extractive": _extractive, "openai": _openai, "local": _local}
+def _always(settings: Settings) -> bool:
+    return True
+
+
+def _openai_configured(settings: Settings) -> bool:
+    return bool(settings.openai_base_url)
+
+
+def _local_installed(settings: Settings) -> bool:
+    return _local_model_installed(settings.local_model)
+
+
+@functools.cache
+def _local_model_installed(model_name: str) -> bool:
+    """llama-cpp-python and every packaged part of the GGUF are installed (metadata only, nothing loaded)."""
+    from rag.local.gguf import locate_parts
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        locate_parts(model_name)
+    except ModelError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    """How to build a generator, and whether this installation and configuration can run it."""
+
+    build: GeneratorFactory
+    available: Callable[[Settings], bool]
+
+
+GENERATORS: dict[str, GeneratorEntry] = {
+    "extractive": GeneratorEntry(_extractive, _always),
+    "openai": GeneratorEntry(_openai, _openai_configured),
+    "local": GeneratorEntry(_local, _local_installed),
+}
 GENERATOR_NAMES: tuple[str, ...] = tuple(GENERATORS)
+
+
+def available_generators(settings: Settings) -> list[str]:
+    """The generators this installation can run with these settings, in registry order."""
+    return [name for name, entry in GENERATORS.items() if entry.available(settings)]
 
 
 def build_generator(
@@ -82,7 +128,7 @@ def build_generator(
     """
     from rag.generators.base import GuardedGenerator
 
-    factory = GENERATORS.get(name)
-    if factory is None:
+    entry = GENERATORS.get(name)
+    if entry is None:
         raise GeneratorError(f"unknown generator {name!r}; choose one of {GENERATOR_NAMES}")
-    return GuardedGenerator(factory(settings, embedder, counter, stored))
+    return GuardedGenerator(entry.build(settings, embedder, counter, stored))
