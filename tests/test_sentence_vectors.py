@@ -136,10 +136,21 @@ def test_reingesting_an_unchanged_transcript_writes_nothing(indexed):
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
-def test_ingest_stores_no_sentence_vectors_when_turned_off(tmp_path):
+def test_ingest_stores_no_sentence_vectors_when_turned_off_and_the_next_ingest_stores_them_all(tmp_path):
     settings = _settings(tmp_path / "index", sentence_vectors=False)
     ingest(settings, [SEED], HashEmbedder())
     assert not (settings.index_path / sentence_vectors.FOLDER).exists()
+
+    # An index built without them (or before they existed) gets every stored chunk's sentences on
+    # its next ingest, even one that changes no document.
+    report = ingest(settings.model_copy(update={"sentence_vectors": True}), [SEED], HashEmbedder())
+    assert report.unchanged == [SEED.stem]
+    embedder = RecordingEmbedder()
+    engine = Engine.load(settings, embedder)
+    _, found = engine.snapshot.sentence_vectors.lookup(_stored_sentences(engine))
+    assert found.all()
+    _answer(engine)
+    assert not set(embedder.embedded) & set(_stored_sentences(engine))
 
 
 @pytest.mark.parametrize(
