@@ -90,7 +90,8 @@ def read_segment(folder: Path, dim: int, rows: int, dead: frozenset[str]) -> Seg
     if matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape[1] != dim:
         raise IndexCorrupt(f"the vector file {folder / VECTORS} holds {matrix.dtype} {matrix.shape}, "
                            f"the manifest says float32 rows of dimension {dim}")
-    chunks = read_chunk_columns(folder / CHUNKS)
+    # Segments written before chunks.json (main, 2026-12-03) describe their rows a line each.
+    chunks = read_chunk_columns(folder / CHUNKS) if (folder / CHUNKS).exists() else read_chunk_lines(folder / LEGACY_CHUNKS)
     if not len(chunks) == len(matrix) == rows:
         raise IndexCorrupt(f"segment {folder}: {len(chunks)} chunks but {len(matrix)} vectors "
                            f"({rows} in the manifest); rebuild it")
@@ -165,7 +166,7 @@ def read_chunk_columns(path: Path) -> list[Chunk]:
 
 
 def read_chunk_lines(path: Path) -> list[Chunk]:
-    """Format 2's chunk metadata (a JSON object per line), in row order. :raises IndexCorrupt:"""
+    """Chunk metadata as first written (a JSON object per line), in row order. :raises IndexCorrupt:"""
     try:
         with path.open(encoding="utf-8") as handle:
             return [_chunk_from_json(json.loads(line)) for line in handle if line.strip()]
