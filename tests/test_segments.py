@@ -259,7 +259,8 @@ def test_a_large_segment_gets_an_approximate_index_whose_candidates_are_scored_e
     # An index written before the policy: its large segment is rewritten once, with the HNSW file.
     approximate.compact()
     [segment] = segment_folders(path)
-    assert sorted(p.name for p in (path / segment).iterdir()) == ["chunks.json", "hnsw.faiss", "vectors.npy"]
+    assert sorted(p.name for p in (path / segment).iterdir()) == ["chunks.json", "hnsw-bounds.npy", "hnsw-rows.npy", "hnsw.faiss",
+                                                                   "vectors.npy"]
     write(approximate, meeting("harbour"))
     assert not (path / segment_folders(path)[-1] / "hnsw.faiss").exists()  # 2 rows: searched exactly
 

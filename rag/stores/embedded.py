@@ -7,8 +7,9 @@ Layout of ``index/<name>/``::
     texts/<sha256>.txt         each transcript's stored text, content-addressed and never rewritten
     texts/<sha256>.json        its turns, timed cues and header metadata as its reader found them
     seg-000007-0/vectors.npy   a segment's vectors (float32, memory-mapped on load)
-    seg-000007-0/chunks.jsonl  its chunk metadata, line i describing row i (see ``rag.stores.segments``)
-    seg-000007-0/hnsw.faiss    a large segment's approximate index (see ``rag.stores.ann``)
+    seg-000007-0/chunks.json   its chunk metadata, a list per field, item i describing row i
+                               (see ``rag.stores.segments``)
+    seg-000007-0/hnsw*         a large segment's approximate index (see ``rag.stores.ann``)
     .lock                      held by the one writer
 
 A commit writes one new segment holding the documents it adds, marks the chunks of the documents
@@ -41,7 +42,6 @@ import numpy as np
 
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, UnknownDocument
 from rag.models import Chunk, DocumentRecord, Transcript
-from rag.stores.ann import ann_candidates
 from rag.stores.manifest import MANIFEST, Manifest, SegmentEntry, read_manifest, write_manifest
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, SegmentShape, merge_all, plan_merges
 from rag.stores.segments import Segment, prune_segments, read_legacy_generation, read_segment, segment_name, write_segment
@@ -142,7 +142,7 @@ class EmbeddedStore:
                 continue
             # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
             wanted = -(-k * policy.oversample * segment.rows // live)
-            rows = ann_candidates(segment.ann, query, wanted, policy.ef_search)
+            rows = segment.ann.candidates(query, wanted, policy.ef_search)
             rows = rows[segment.is_live[rows]]
             positions.append(start + np.searchsorted(segment.live_rows, rows))
         candidates = np.sort(np.concatenate(positions))

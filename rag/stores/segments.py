@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.errors import IndexCorrupt
 from rag.models import Chunk
-from rag.stores.ann import ANN, build_ann, read_ann, write_ann
+from rag.stores.ann import ApproximateIndex, build_ann, read_ann, write_ann
 from rag.stores.manifest import fsync_directory
 from rag.stores.policy import AnnPolicy
 
@@ -46,7 +46,7 @@ class Segment:
     chunks: list[Chunk]
     matrix: np.ndarray = field(repr=False)
     dead: frozenset[str] = frozenset()
-    ann: faiss.Index | None = field(default=None, repr=False, compare=False)
+    ann: ApproximateIndex | None = field(default=None, repr=False, compare=False)
     live_rows: np.ndarray = field(init=False, repr=False, compare=False)
     is_live: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -95,8 +95,7 @@ def read_segment(folder: Path, dim: int, rows: int, dead: frozenset[str]) -> Seg
     if not len(chunks) == len(matrix) == rows:
         raise IndexCorrupt(f"segment {folder}: {len(chunks)} chunks but {len(matrix)} vectors "
                            f"({rows} in the manifest); rebuild it")
-    ann = read_ann(folder / ANN, rows) if (folder / ANN).exists() else None
-    return Segment(folder.name, chunks, matrix, dead, ann)
+    return Segment(folder.name, chunks, matrix, dead, read_ann(folder, rows))
 
 
 def write_segment(
@@ -114,7 +113,7 @@ def write_segment(
     try:
         write_vectors(staging / VECTORS, matrix)
         if approximate is not None:
-            write_ann(staging / ANN, approximate)
+            write_ann(staging, approximate)
         columns = {name: [getattr(chunk, name) for chunk in chunks] for name in CHUNK_FIELDS}
         (staging / CHUNKS).write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
         for written in staging.iterdir():
