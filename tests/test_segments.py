@@ -18,7 +18,7 @@ from rag.embedders.hashing import HashEmbedder
 from rag.errors import IndexWriteError
 from rag.formats.text import parse_text
 from rag.indexing.ingest import ingest_files, ingest_transcripts, remove_document
-from rag.stores import writer
+from rag.stores import embedded, writer
 from rag.stores.policy import AnnPolicy, MergePolicy, SegmentShape, merge_all, plan_merges
 from rag.stores.embedded import EmbeddedBackend, EmbeddedStore
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
@@ -309,3 +309,22 @@ def test_segments_of_the_first_segment_format_open_and_take_removals(tmp_path, w
     assert answers(EmbeddedBackend(path).open()) == expected
     remove_document(path, EMBEDDER, "harbour")
     assert list(EmbeddedBackend(path).open().chunk_ids()) == ["school:0:0", "school:1:0"]
+
+
+def test_a_reader_whose_segments_a_merge_removed_under_it_reads_the_new_manifest(tmp_path, write, monkeypatch):
+    path = tmp_path / "index"
+    write(path, meeting("harbour"))
+    write(path, meeting("school"))
+    backend = EmbeddedBackend(path)
+    expected = answers(backend.open())
+    original, merged = embedded.read_segment, []
+
+    def read_after_a_merge(folder, *args):
+        if not merged:  # the reader has the old manifest; a writer merges and prunes its segments now
+            merged.append(backend.compact())
+        return original(folder, *args)
+
+    monkeypatch.setattr(embedded, "read_segment", read_after_a_merge)
+    store = backend.open()
+    assert [segment.name for segment in store.segments] == ["seg-000003-0"]
+    assert answers(store) == expected

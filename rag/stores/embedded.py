@@ -2,8 +2,8 @@
 
 Layout of ``index/<name>/``::
 
-    manifest.json              the live segments with the chunk ids marked dead in each, the embedder,
-                               and each document's record (see ``rag.stores.manifest``)
+    manifest.json              the live segments with the chunk ids marked dead and the documents in
+                               each, the embedder, each document's record (see ``rag.stores.manifest``)
     texts/<sha256>.txt         each transcript's stored text, content-addressed and never rewritten
     texts/<sha256>.json        its turns, timed cues and header metadata as its reader found them
     seg-000007-0/vectors.npy   a segment's vectors (float32, memory-mapped on load)
@@ -12,11 +12,11 @@ Layout of ``index/<name>/``::
     seg-000007-0/hnsw*         a large segment's approximate index (see ``rag.stores.ann``)
     .lock                      held by the one writer
 
-A commit writes one new segment holding the documents it adds, marks the chunks of the documents
-it removes or replaces dead in the manifest, and swaps ``manifest.json`` with ``os.replace``: its
-cost follows the new documents, not the index. When a ``MergePolicy`` says so (too many segments,
-too many dead rows), the same commit also rewrites some neighbouring segments as one; ``compact``
-merges everything. A crash at any point leaves the previous manifest and the segments it names
+A commit (``rag.stores.writer``) writes one new segment holding the documents it adds, marks the
+chunks of the documents it removes or replaces dead in the manifest, and swaps ``manifest.json``
+with ``os.replace``: its cost follows the new documents, not the index. When a ``MergePolicy``
+says so (too many segments, too many dead rows), the same commit also rewrites some neighbouring
+segments as one; ``compact`` merges everything. A crash at any point leaves the previous manifest and the segments it names
 loadable; segments no manifest names are removed by the next commit. Readers address rows by
 chunk id through a table built at load; the live rows read in segment order are the chunk order.
 
