@@ -18,6 +18,7 @@ from rag.indexing.ingest import (
     IngestReport, PreparedTranscript, Progress, commit_prepared, ingest_files, prepare_transcript, remove_document,
 )
 from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
+from rag.indexing.sentence_vectors import SentenceVectors
 from rag.models import Answer, DocumentSummary, Passage, Transcript
 from rag.answering.refusal import load_refusal_model
 from rag.retrieval.retriever import RetrievalTuning, Retriever
@@ -39,13 +40,15 @@ class Snapshot:
 
     Everything a request reads (records, transcripts, retriever, speaker directory, verifiers)
     comes from one snapshot, so a reload in the middle of a request cannot mix two generations.
-    ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``).
+    ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``); ``sentence_vectors``
+    are the extractive generator's sentence vectors that ingest stored beside the index.
     """
 
     path: Path
     index: TranscriptIndex
     answerer: Answerer
     stamp: tuple
+    sentence_vectors: SentenceVectors
 
     def select_documents(
         self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
@@ -258,11 +261,14 @@ class Engine:
             max_tokens=self.settings.chunk_max_tokens,
             progress=progress,
             batch=self.settings.ingest_batch_size,
+            sentences=self.snapshot.sentence_vectors if self.settings.sentence_vectors else None,
         )
 
     def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:
         """Write a prepared transcript (unless unchanged) and reload; returns the report and the document."""
-        report = commit_prepared(prepared, self.backend, self.embedder)
+        # Written through a cache of its own: the snapshot's is being read by requests meanwhile.
+        sentences = SentenceVectors(self.snapshot.path, self.embedder.name, self.embedder.dim)
+        report = commit_prepared(prepared, self.backend, self.embedder, sentences)
         if report.added or report.replaced:
             self.reload()
         return report, self.snapshot.summary(prepared.transcript.id)
@@ -289,7 +295,9 @@ class Engine:
         """The generator called ``name`` (default: the configured one), built once."""
         name = name or self.settings.generator
         if name not in self._generators:
-            self._generators[name] = build_generator(name, self.settings, self.embedder, self.counter)
+            self._generators[name] = build_generator(
+                name, self.settings, self.embedder, lambda: self.counter, lambda: self.snapshot.sentence_vectors
+            )
         return self._generators[name]
 
     def use_generator(self, name: str, generator: Generator) -> None:
@@ -309,9 +317,12 @@ def ingest(
 
     embedder = embedder or configured_embedder(settings)
     counter = TokenCounter(settings.tokenizer_encoding)
+    path = index_path or settings.index_path
+    sentences = SentenceVectors(path, embedder.name, embedder.dim) if settings.sentence_vectors else None
     return ingest_files(
-        list(paths), open_store(settings, index_path), embedder, format=format, count_tokens=counter.count,
+        list(paths), open_store(settings, path), embedder, format=format, count_tokens=counter.count,
         max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
+        sentences=sentences,
     )
 
 
@@ -356,7 +367,8 @@ def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | Non
     # Taken before reading: a commit landing during the load is seen, and loaded, next time.
     stamp = disk_stamp(settings, path)
     index = load_index(settings, embedder.name, path)
-    return Snapshot(path, index, build_answerer(index, embedder, settings), stamp)
+    sentences = SentenceVectors(path, embedder.name, embedder.dim)
+    return Snapshot(path, index, build_answerer(index, embedder, settings), stamp, sentences)
 
 
 def disk_stamp(settings: Settings, index_path: Path) -> tuple:

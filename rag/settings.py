@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     refusal_model: Path | None = None
 
     # Extractive answers.
+    # Ingest also embeds the chunks' quotable sentences and keeps them beside the index
+    # (rag/indexing/sentence_vectors.py), so that a fresh process answers without embedding them.
+    sentence_vectors: bool = True
     extractive_max_quotes: int = Field(3, ge=1, le=10)
     # A sentence scores its cosine with the question plus this weight times the share of the
     # question's words it contains.
