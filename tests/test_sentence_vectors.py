@@ -142,7 +142,9 @@ def test_ingest_stores_no_sentence_vectors_when_turned_off(tmp_path):
     assert not (settings.index_path / sentence_vectors.FOLDER).exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated vectors", "garbage keys", "other dimension", "keys without vectors"])
+@pytest.mark.parametrize(
+    "damage", ["truncated vectors", "garbage keys", "other dimension", "keys without vectors", "empty"]
+)
 def test_a_damaged_part_is_ignored_with_a_warning_and_its_sentences_are_embedded(indexed, damage, caplog):
     settings, _ = indexed
     embedder = RecordingEmbedder()
@@ -156,6 +158,9 @@ def test_a_damaged_part_is_ignored_with_a_warning_and_its_sentences_are_embedded
         keys.write_bytes(b"not a numpy file")
     elif damage == "other dimension":
         np.save(vectors, np.zeros((len(np.load(keys)), 32), dtype=np.float32))
+    elif damage == "empty":
+        np.save(keys, np.zeros(0, dtype="S16"))
+        np.save(vectors, np.zeros((0, 64), dtype=np.float32))
     else:
         vectors.unlink()
 

@@ -117,11 +117,14 @@ def prepare_transcript(
     batch: int,
     progress: Progress | None = None,
     sentences: SentenceVectors | None = None,
+    sentence_progress: Progress | None = None,
 ) -> PreparedTranscript:
     """Chunk and embed ``transcript``: the slow part of an ingest, which needs no lock.
 
     :param batch: texts handed to the embedder at once (and between two progress reports).
-    :param sentences: also embed the chunks' quotable sentences that this cache lacks.
+    :param progress: hears the chunks embedded.
+    :param sentences: also embed the chunks' quotable sentences that this cache lacks ...
+    :param sentence_progress: ... and tell this how many of them are embedded.
     """
     chunks = chunk_transcript(transcript, count_tokens, max_tokens)
     vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress, batch)
@@ -130,7 +133,7 @@ def prepare_transcript(
     lacking = sentences.missing(chunk_sentences(c.text for c in chunks))
     label = f"embedding {transcript.id}'s sentences"
     return PreparedTranscript(
-        transcript, chunks, vectors, lacking, _embed_with_progress(embedder, lacking, label, progress, batch)
+        transcript, chunks, vectors, lacking, _embed_with_progress(embedder, lacking, label, sentence_progress, batch)
     )
 
 
@@ -159,7 +162,7 @@ def ingest_transcripts(
             if not _is_unchanged(transaction, transcript, report):
                 prepared = prepare_transcript(
                     transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, batch=batch,
-                    progress=progress, sentences=sentences,
+                    progress=progress, sentences=sentences, sentence_progress=progress,
                 )
                 _put(transaction, prepared, report)
                 written.append(prepared)

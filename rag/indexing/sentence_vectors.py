@@ -139,7 +139,7 @@ class SentenceVectors:
         except (OSError, ValueError) as exc:
             problem = f"unreadable ({exc})"
         else:
-            if keys.dtype != _KEY or keys.ndim != 1:
+            if keys.dtype != _KEY or keys.ndim != 1 or not len(keys):
                 problem = f"keys of type {keys.dtype} and shape {keys.shape}, not 16-byte digests"
             elif vectors.dtype != np.float32 or vectors.shape != (len(keys), self.dim):
                 problem = (f"vectors of type {vectors.dtype} and shape {vectors.shape}, "
