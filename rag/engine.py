@@ -329,7 +329,8 @@ def ingest(
 def configured_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings`` name, with its query cache."""
     config = EmbedderConfig(
-        batch_size=settings.embed_batch_size, models_dir=settings.embedders_dir, threads=settings.embed_threads
+        batch_size=settings.embed_batch_size, batch_tokens=settings.embed_batch_tokens, models_dir=settings.embedders_dir,
+        threads=settings.embed_threads,
     )
     return load_embedder(settings.embedder, config, query_cache=settings.query_cache_size)
 
