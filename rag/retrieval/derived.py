@@ -1,0 +1,85 @@
+"""Search structures of a large index, derived from one committed generation and saved beside it.
+
+Reading a million chunk texts to build BM25, and indexing a million vectors approximately, takes
+minutes: a large index's postings and approximate vector index are built once per generation, saved
+under ``<index>/derived/<fingerprint>/``, and loaded by every later start (and by every worker).
+A new generation gets a new fingerprint; the folders of older ones are removed when it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import IndexCorrupt
+from rag.indexing.index import TranscriptIndex
+from rag.retrieval.lexical import BM25Index
+from rag.stores.vector_index import AnnSpec, VectorIndex
+
+DERIVED = "derived"
+
+
+@dataclass(frozen=True)
+class ScaleStructures:
+    """What candidate-mode retrieval reads: BM25 postings and an approximate index, row i = chunk i."""
+
+    lexical: BM25Index
+    ann: VectorIndex
+
+
+def fingerprint(index: TranscriptIndex) -> str:
+    """Names one generation's rows: the embedder, generation, chunk count and first and last chunk ids."""
+    chunks = index.chunks
+    ends = f"{chunks[0].id}|{chunks[-1].id}" if chunks else ""
+    described = f"{index.store.embedder}|{index.generation}|{len(chunks)}|{ends}"
+    return f"gen-{index.generation:06d}-{hashlib.sha256(described.encode('utf-8')).hexdigest()[:12]}"
+
+
+def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float, b: float) -> ScaleStructures:
+    """The saved structures of ``index``'s generation, built and saved first when missing or unreadable.
+
+    :param folder: where derived structures live (``<index>/derived``).
+    """
+    target = folder / fingerprint(index)
+    lexical_path = target / f"lexical-k1_{k1:g}-b_{b:g}.npz"
+    shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
+    ann_path = target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        lexical = BM25Index.load(lexical_path)
+    except IndexCorrupt:
+        lexical = BM25Index([chunk.text for chunk in index.chunks], k1, b)
+        _save_atomic(lexical_path, lexical.save)
+    try:
+        ann = VectorIndex.load(ann_path, spec)
+    except IndexCorrupt:
+        ann = VectorIndex.build(index.store.vectors([chunk.id for chunk in index.chunks]), spec)
+        _save_atomic(ann_path, ann.save)
+    if len(lexical) != len(index.chunks) or ann.size != len(index.chunks):
+        raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
+                           "delete that folder to rebuild them")
+    _prune(folder, keep=target.name)
+    return ScaleStructures(lexical, ann)
+
+
+def _save_atomic(path: Path, save) -> None:
+    """``save(temporary path)``, then move it into place: a reader never sees half a file."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        save(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _prune(folder: Path, keep: str) -> None:
+    """Remove the structures of other generations."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
