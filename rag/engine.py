@@ -379,7 +379,7 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
     )
     if derived is not None and len(index.chunks) >= settings.scale_min_chunks:
         large = load_or_build(derived, index, ann_spec(settings), settings.bm25_k1, settings.bm25_b)
-        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, ann=large.ann)
+        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, ann=large.ann, moments=large.moments)
     else:
         retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(

@@ -18,17 +18,18 @@ from pathlib import Path
 from rag.errors import IndexCorrupt
 from rag.indexing.index import TranscriptIndex
 from rag.retrieval.lexical import BM25Index
-from rag.stores.vector_index import AnnSpec, VectorIndex
+from rag.stores.vector_index import AnnSpec, ScoreMoments, VectorIndex
 
 DERIVED = "derived"
 
 
 @dataclass(frozen=True)
 class ScaleStructures:
-    """What candidate-mode retrieval reads: BM25 postings and an approximate index, row i = chunk i."""
+    """What candidate-mode retrieval reads: BM25 postings, an approximate index and the vectors' moments (row i = chunk i)."""
 
     lexical: BM25Index
     ann: VectorIndex
+    moments: ScoreMoments
 
 
 def fingerprint(index: TranscriptIndex) -> str:
@@ -48,6 +49,7 @@ def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float
     lexical_path = target / f"lexical-k1_{k1:g}-b_{b:g}.npz"
     shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
     ann_path = target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
+    moments_path = target / "moments.npz"
     target.mkdir(parents=True, exist_ok=True)
     try:
         lexical = BM25Index.load(lexical_path)
@@ -56,14 +58,19 @@ def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float
         _save_atomic(lexical_path, lexical.save)
     try:
         ann = VectorIndex.load(ann_path, spec)
+        moments = ScoreMoments.load(moments_path)
     except IndexCorrupt:
-        ann = VectorIndex.build(index.store.vectors([chunk.id for chunk in index.chunks]), spec)
+        matrix = index.store.vectors([chunk.id for chunk in index.chunks])
+        ann = VectorIndex.build(matrix, spec)
+        moments = ScoreMoments.of(matrix)
+        del matrix
         _save_atomic(ann_path, ann.save)
+        _save_atomic(moments_path, moments.save)
     if len(lexical) != len(index.chunks) or ann.size != len(index.chunks):
         raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
                            "delete that folder to rebuild them")
     _prune(folder, keep=target.name)
-    return ScaleStructures(lexical, ann)
+    return ScaleStructures(lexical, ann, moments)
 
 
 def _save_atomic(path: Path, save) -> None:

@@ -21,7 +21,7 @@ from rag.embedders.embedding import Embedder
 from rag.indexing.index import TranscriptIndex
 from rag.models import Passage
 from rag.retrieval.lexical import BM25Index, weighted_query_terms
-from rag.stores.vector_index import VectorIndex
+from rag.stores.vector_index import ScoreMoments, VectorIndex
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -71,10 +71,13 @@ class Retriever:
     def __init__(
         self, index: TranscriptIndex, embedder: Embedder, *, candidate_k: int = 40, rrf_k: int = 60,
         tuning: RetrievalTuning | None = None, lexical: BM25Index | None = None, ann: VectorIndex | None = None,
+        moments: ScoreMoments | None = None,
     ) -> None:
         """:param lexical: BM25 postings of ``index.chunks`` built beforehand (else built here from their texts).
         :param ann: an approximate index over the chunks' vectors, row i being ``index.chunks[i]``:
             searches then score only candidate rows (see the module docstring).
+        :param moments: the vectors' moments, so that candidate mode z-scores cosines against every row
+            (without them, against the candidates).
         """
         self.index = index
         self.embedder = embedder
@@ -85,6 +88,7 @@ class Retriever:
         if len(self.vocabulary) != len(index.chunks) or (ann is not None and ann.size != len(index.chunks)):
             raise ValueError("the lexical postings and the vector index must cover the index's chunks, row for row")
         self.ann = ann
+        self.moments = moments
         # Vectors stay in the store, read by chunk id: rows here are positions in ``index.chunks``.
         self._ids = np.array([chunk.id for chunk in index.chunks], dtype=object)
         documents = {name: number for number, name in enumerate(dict.fromkeys(c.document for c in index.chunks))}
@@ -142,8 +146,9 @@ class Retriever:
                 within = np.zeros(len(self.index.chunks), dtype=bool)
                 within[searched] = True
             lexical = self.vocabulary.scores(query, weighted_query_terms(query, tuning.background_weight), within)
+        spreads: dict[str, tuple[float, float]] = {}
         if self.ann is not None:
-            rows, allowed = self._candidates(query_vector, lexical, searched, speakers)
+            rows, allowed, spreads = self._candidates(query_vector, lexical, searched, speakers, prefer_speakers)
             if not allowed.any():
                 return []
         exhaustive = self.ann is None and wanted is None
@@ -171,7 +176,7 @@ class Retriever:
             rank = np.zeros(len(rows), dtype=np.int64)
             rank[usable[: tuning.candidate_k]] = np.arange(1, min(len(usable), tuning.candidate_k) + 1)
             ranks[name] = rank
-        fused = self._fuse(signals, ranks, allowed)
+        fused = self._fuse(signals, ranks, allowed, spreads)
         if tuning.short_chunk_penalty and tuning.short_chunk_terms:
             short = self.vocabulary.lengths[rows] < tuning.short_chunk_terms
             fused = fused - tuning.short_chunk_penalty * short * np.abs(fused)
@@ -195,40 +200,64 @@ class Retriever:
 
     def _candidates(
         self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None,
-        speakers: Sequence[str] | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate mode's rows to score (sorted) and which of them may be returned.
+        speakers: Sequence[str] | None, prefer: Sequence[str] | None,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[float, float]]]:
+        """Candidate mode's rows to score (sorted), which of them may be returned, and each signal's
+        mean and spread over all the searched rows (for z-scores as if every row had been scored).
 
         :param searched: the rows of the documents searched (sorted; ``None``: all).
 
-        The vector index's nearest rows and BM25's best among the searched ones, each with the
-        neighbours their context reads; a small filtered set is scored exactly instead.
+        The vector index's nearest rows and BM25's best among the searched ones (and among the
+        preferred speakers' rows, which a boost may lift), each with the neighbours their context reads.
         """
-        tuning = self.tuning
         if speakers:
-            theirs = [self._rows_of_speaker[name] for name in speakers if name in self._rows_of_speaker]
-            spoken = np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, dtype=np.int64)
-            searched = spoken if searched is None else np.intersect1d(searched, spoken, assume_unique=True)
+            searched = self._restrict(searched, self._speaker_rows(speakers))
         if searched is not None and not len(searched):
-            return searched, np.zeros(0, dtype=bool)
+            return searched, np.zeros(0, dtype=bool), {}
+        found, spreads = self._pool(query_vector, lexical, searched)
+        if prefer and not speakers:
+            preferred = self._restrict(searched, self._speaker_rows(prefer))
+            if len(preferred):
+                found = np.concatenate([found, self._pool(query_vector, lexical, preferred)[0]])
+        rows = self._with_neighbours(np.unique(found))
+        allowed = np.ones(len(rows), dtype=bool) if searched is None else _member(rows, searched)
+        return rows, allowed, spreads
+
+    def _pool(
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+        """The best rows of ``searched`` (``None``: all) by each signal, and each signal's mean and spread there."""
+        tuning = self.tuning
+        spreads: dict[str, tuple[float, float]] = {}
         if searched is not None and len(searched) <= tuning.exact_rows:
             cosines = self.index.store.similarities(query_vector, list(self._ids[searched]))
+            spreads["dense"] = (float(cosines.mean()), float(cosines.std()))
             pool = [searched[_top(cosines, tuning.dense_pool)]]
         else:
             mask = None
             if searched is not None:
                 mask = np.zeros(len(self._ids), dtype=bool)
                 mask[searched] = True
+            if self.moments is not None:
+                # Over the whole index even when some documents are searched: an approximation there.
+                spreads["dense"] = self.moments.spread(query_vector)
             pool = [self.ann.search(query_vector, tuning.dense_pool, mask)[0]]
         if lexical is not None:
+            chosen = lexical if searched is None else lexical[searched]
+            spreads["bm25"] = (float(chosen.mean(dtype=np.float64)), float(chosen.std(dtype=np.float64)))
             scored = np.flatnonzero(lexical)
             if searched is not None:
                 scored = scored[_member(scored, searched)]
             pool.append(scored[_top(lexical[scored], tuning.lexical_pool)])
-        found = np.unique(np.concatenate(pool))
-        rows = self._with_neighbours(found)
-        allowed = np.ones(len(rows), dtype=bool) if searched is None else _member(rows, searched)
-        return rows, allowed
+        return np.concatenate(pool), spreads
+
+    def _speaker_rows(self, speakers: Sequence[str]) -> np.ndarray:
+        theirs = [self._rows_of_speaker[name] for name in speakers if name in self._rows_of_speaker]
+        return np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def _restrict(searched: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        return rows if searched is None else np.intersect1d(searched, rows, assume_unique=True)
 
     def _with_neighbours(self, found: np.ndarray) -> np.ndarray:
         """``found`` and the chunks of the same document within the context each one reads, sorted."""
@@ -285,8 +314,14 @@ class Retriever:
             count[:-shift] += same
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
-    def _fuse(self, signals: dict[str, np.ndarray], ranks: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """One score per row: reciprocal-rank fusion, or a weighted sum of z-scores."""
+    def _fuse(
+        self, signals: dict[str, np.ndarray], ranks: dict[str, np.ndarray], allowed: np.ndarray,
+        spreads: dict[str, tuple[float, float]],
+    ) -> np.ndarray:
+        """One score per row: reciprocal-rank fusion, or a weighted sum of z-scores.
+
+        :param spreads: a signal's mean and spread to z-score with (else those of its allowed rows).
+        """
         tuning = self.tuning
         if tuning.fusion == "rrf" or len(signals) == 1:
             fused = np.zeros(len(allowed), dtype=np.float64)
@@ -298,7 +333,7 @@ class Retriever:
                 fused = np.where(fused > 0, fused, 0.0) + 1e-9 * _zscore(signal, allowed)
             return _zscore(fused, allowed)
         weights = {"dense": tuning.dense_weight, "bm25": 1.0 - tuning.dense_weight}
-        return sum(weights[name] * _zscore(signal, allowed) for name, signal in signals.items())
+        return sum(weights[name] * _zscore(signal, allowed, spreads.get(name)) for name, signal in signals.items())
 
     def _speaker_bonus(self, fused: np.ndarray, rows: np.ndarray, prefer: Sequence[str]) -> np.ndarray:
         tuning = self.tuning
@@ -307,13 +342,15 @@ class Retriever:
         return tuning.speaker_boost * theirs + tuning.exchange_boost * (near & (theirs == 0))
 
 
-def _zscore(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """``values`` centred and scaled over the allowed rows (0 where they do not vary)."""
-    chosen = values[allowed]
-    spread = float(chosen.std()) if chosen.size else 0.0
+def _zscore(values: np.ndarray, allowed: np.ndarray, given: tuple[float, float] | None = None) -> np.ndarray:
+    """``values`` centred and scaled over the allowed rows, or by a ``given`` mean and spread (0 where they do not vary)."""
+    if given is None:
+        chosen = values[allowed]
+        given = (float(chosen.mean()), float(chosen.std())) if chosen.size else (0.0, 0.0)
+    mean, spread = given
     if spread == 0.0:
         return np.zeros(len(values), dtype=np.float64)
-    return (values - float(chosen.mean())) / spread
+    return (values - mean) / spread
 
 
 def _rows_by_value(codes: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ saved beside them, loaded on start.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,45 @@ class AnnSpec:
     ivf_lists: int = 1024
     nprobe: int = 16
     train_sample: int = 100_000
+
+
+@dataclass(frozen=True)
+class ScoreMoments:
+    """The rows' mean and second moment: a query's mean and spread of inner products over every row
+    in O(d²) instead of a pass over all rows (what z-scoring a candidate's score against the whole index needs)."""
+
+    mean: np.ndarray
+    second: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: np.ndarray, block: int = 65_536) -> ScoreMoments:
+        dim = matrix.shape[1]
+        total, second = np.zeros(dim), np.zeros((dim, dim))
+        for start in range(0, len(matrix), block):
+            part = np.asarray(matrix[start : start + block], dtype=np.float32)
+            total += part.sum(axis=0, dtype=np.float64)
+            second += (part.T @ part).astype(np.float64)
+        size = max(1, len(matrix))
+        return cls(total / size, second / size)
+
+    def spread(self, query: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of ``query``'s inner product with every row."""
+        query = np.asarray(query, dtype=np.float64).reshape(-1)
+        mean = float(query @ self.mean)
+        return mean, float(np.sqrt(max(0.0, float(query @ self.second @ query) - mean * mean)))
+
+    def save(self, path: Path) -> None:
+        with path.open("wb") as handle:
+            np.savez(handle, mean=self.mean, second=self.second)
+
+    @classmethod
+    def load(cls, path: Path) -> ScoreMoments:
+        """:raises IndexCorrupt: missing or unreadable."""
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return cls(stored["mean"], stored["second"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise IndexCorrupt(f"cannot read the vector moments {path}: {exc}") from exc
 
 
 class VectorIndex:
