@@ -29,7 +29,8 @@ import faiss
 import numpy as np
 
 from rag.engine import Engine, Snapshot, ann_spec, build_answerer, configured_embedder, disk_stamp, load_index
-from rag.retrieval.derived import DERIVED
+from rag.errors import IndexCorrupt
+from rag.retrieval.derived import DERIVED, ann_path, fingerprint
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 from rag.stores.registry import open_backend
@@ -110,10 +111,11 @@ def serve_like(path: Path, count: int) -> None:
     print(f"after the queries: {rss()}; {load()}", flush=True)
 
 
-def ann_study(path: Path, count: int, pool: int) -> None:
+def ann_study(path: Path, count: int, pool: int, kinds: list[str]) -> None:
     settings = Settings(index_path=path)
     embedder = configured_embedder(settings)
     store = open_backend(settings.store, path).open(embedder.name)
+    saved = path / DERIVED / fingerprint(store)
     matrix = store.vectors(list(store.chunk_ids()))
     del store
     gc.collect()
@@ -126,15 +128,22 @@ def ann_study(path: Path, count: int, pool: int) -> None:
                    for q in queries[:50]]
     print(f"exact, one question at a time: {percentiles(exact_times)}", flush=True)
     base = ann_spec(settings)
-    variants = [
-        (AnnSpec("hnsw", "flat", base.hnsw_m, base.ef_construction), "ef_search", (16, 32, 64, 128, 256)),
-        (AnnSpec("ivf", "flat", ivf_lists=base.ivf_lists), "nprobe", (8, 16, 32, 64, 128)),
-        (AnnSpec("hnsw", "sq8", base.hnsw_m, base.ef_construction), "ef_search", (64, 128, 256)),
-    ]
-    for spec, knob, values in variants:
-        index, build_s = timed(lambda: VectorIndex.build(matrix, spec))
+    variants = {
+        "hnsw": (AnnSpec("hnsw", "flat", base.hnsw_m, base.ef_construction), (16, 32, 64, 128, 256)),
+        "ivf": (AnnSpec("ivf", "flat", ivf_lists=base.ivf_lists), (8, 16, 32, 64, 128)),
+        "hnsw-sq8": (AnnSpec("hnsw", "sq8", base.hnsw_m, base.ef_construction), (64, 128, 256)),
+        "ivf-sq8": (AnnSpec("ivf", "sq8", ivf_lists=base.ivf_lists), (32, 64, 128)),
+    }
+    for kind in kinds:
+        spec, values = variants[kind]
+        try:
+            index, seconds = timed(lambda: VectorIndex.load(ann_path(saved, spec), spec))
+            how = f"loaded from {saved.name} in {seconds:.1f} s (built by the first start)"
+        except IndexCorrupt:
+            index, seconds = timed(lambda: VectorIndex.build(matrix, spec))
+            how = f"built in {seconds:.0f} s"
         print(f"{spec.kind}/{spec.storage} (M {spec.hnsw_m}, efC {spec.ef_construction}, lists {spec.ivf_lists}): "
-              f"built in {build_s:.0f} s; {rss()}; {load()}", flush=True)
+              f"{how}; {rss()}; {load()}", flush=True)
         for value in values:
             index.tune(value, value)
             alone, pooled, times = [], [], []
@@ -145,6 +154,7 @@ def ann_study(path: Path, count: int, pool: int) -> None:
                 candidates = index.search(query, pool)[0]
                 best = candidates[np.argsort(-(matrix[candidates] @ query))[:10]]
                 pooled.append(len(set(best) & set(wanted)) / 10)
+            knob = "efSearch" if spec.kind == "hnsw" else "nprobe"
             print(f"  {knob} {value}: recall@10 {np.mean(alone):.3f}, pool of {pool} re-scored {np.mean(pooled):.3f}; "
                   f"search k=10 {percentiles(times)}; {load()}", flush=True)
         del index
@@ -157,9 +167,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300, help="QMSum questions asked (default 300)")
     parser.add_argument("--ann", action="store_true", help="compare approximate indexes instead")
     parser.add_argument("--pool", type=int, default=100, help="candidates re-scored exactly (--ann; default 100)")
+    parser.add_argument("--kind", action="append", dest="kinds", choices=["hnsw", "ivf", "hnsw-sq8", "ivf-sq8"],
+                        help="approximate indexes to compare (--ann; repeatable; default hnsw and ivf)")
     args = parser.parse_args()
     if args.ann:
-        ann_study(args.index, args.questions, args.pool)
+        ann_study(args.index, args.questions, args.pool, args.kinds or ["hnsw", "ivf"])
     else:
         serve_like(args.index, args.questions)
 

@@ -179,12 +179,12 @@ def test_derived_structures_are_built_once_per_generation_and_reloaded(tmp_path,
     (folder / "gen-000000-stale").mkdir(parents=True)
     spec = AnnSpec(kind="hnsw")
     first = load_or_build(folder, index, spec, 1.2, 0.75)
-    saved = sorted(p.name for p in (folder / fingerprint(index)).iterdir())
+    saved = sorted(p.name for p in (folder / fingerprint(index.store)).iterdir())
     assert saved == ["lexical-k1_1.2-b_0.75.npz", "moments.npz", "vectors-hnsw-flat-m32-ef80.faiss"]
-    assert [p.name for p in folder.iterdir()] == [fingerprint(index)]
-    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / fingerprint(index)).iterdir()}
+    assert [p.name for p in folder.iterdir()] == [fingerprint(index.store)]
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / fingerprint(index.store)).iterdir()}
     again = load_or_build(folder, index, spec, 1.2, 0.75)
-    assert {p.name: p.stat().st_mtime_ns for p in (folder / fingerprint(index)).iterdir()} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / fingerprint(index.store)).iterdir()} == stamps
     question = "ferry in winter"
     assert np.array_equal(first.lexical.scores(question), again.lexical.scores(question))
     assert again.ann.size == len(index.chunks)

@@ -18,6 +18,7 @@ from pathlib import Path
 from rag.errors import IndexCorrupt
 from rag.indexing.index import TranscriptIndex
 from rag.retrieval.lexical import BM25Index
+from rag.stores.base import ChunkStore
 from rag.stores.vector_index import AnnSpec, ScoreMoments, VectorIndex
 
 DERIVED = "derived"
@@ -32,12 +33,18 @@ class ScaleStructures:
     moments: ScoreMoments
 
 
-def fingerprint(index: TranscriptIndex) -> str:
+def fingerprint(store: ChunkStore) -> str:
     """Names one generation's rows: the embedder, generation, chunk count and first and last chunk ids."""
-    chunks = index.chunks
-    ends = f"{chunks[0].id}|{chunks[-1].id}" if chunks else ""
-    described = f"{index.store.embedder}|{index.generation}|{len(chunks)}|{ends}"
-    return f"gen-{index.generation:06d}-{hashlib.sha256(described.encode('utf-8')).hexdigest()[:12]}"
+    ids = store.chunk_ids()
+    ends = f"{ids[0]}|{ids[-1]}" if len(ids) else ""
+    described = f"{store.embedder}|{store.generation}|{len(ids)}|{ends}"
+    return f"gen-{store.generation:06d}-{hashlib.sha256(described.encode('utf-8')).hexdigest()[:12]}"
+
+
+def ann_path(target: Path, spec: AnnSpec) -> Path:
+    """Where in a generation's folder the approximate index of ``spec``'s build parameters is saved."""
+    shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
+    return target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
 
 
 def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float, b: float) -> ScaleStructures:
@@ -45,10 +52,9 @@ def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float
 
     :param folder: where derived structures live (``<index>/derived``).
     """
-    target = folder / fingerprint(index)
+    target = folder / fingerprint(index.store)
     lexical_path = target / f"lexical-k1_{k1:g}-b_{b:g}.npz"
-    shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
-    ann_path = target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
+    vectors_path = ann_path(target, spec)
     moments_path = target / "moments.npz"
     target.mkdir(parents=True, exist_ok=True)
     try:
@@ -57,14 +63,14 @@ def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float
         lexical = BM25Index([chunk.text for chunk in index.chunks], k1, b)
         _save_atomic(lexical_path, lexical.save)
     try:
-        ann = VectorIndex.load(ann_path, spec)
+        ann = VectorIndex.load(vectors_path, spec)
         moments = ScoreMoments.load(moments_path)
     except IndexCorrupt:
         matrix = index.store.vectors([chunk.id for chunk in index.chunks])
         ann = VectorIndex.build(matrix, spec)
         moments = ScoreMoments.of(matrix)
         del matrix
-        _save_atomic(ann_path, ann.save)
+        _save_atomic(vectors_path, ann.save)
         _save_atomic(moments_path, moments.save)
     if len(lexical) != len(index.chunks) or ann.size != len(index.chunks):
         raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
