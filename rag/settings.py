@@ -121,6 +121,24 @@ class Settings(BaseSettings):
     background_weight: float = Field(0.5, ge=0.0, le=1.0)
     speaker_aware: bool = True
 
+    # Large indexes (bench/million.py). From this many chunks on, a search scores only candidate rows:
+    # an approximate vector index's nearest and BM25's best, with their neighbours (both built once
+    # per generation and saved in <index>/derived); below it every row is scored exactly, as always.
+    scale_min_chunks: int = Field(200_000, ge=1)
+    # The approximate index: HNSW or IVF, vectors kept as float32 or 8-bit (candidates are
+    # re-scored exactly from the store either way), and its build and search effort.
+    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
+    ann_storage: Literal["flat", "sq8"] = "flat"
+    ann_hnsw_m: int = Field(32, ge=4, le=128)
+    ann_ef_construction: int = Field(80, ge=8)
+    ann_ef_search: int = Field(64, ge=1)
+    ann_ivf_lists: int = Field(4096, ge=1)
+    ann_nprobe: int = Field(32, ge=1)
+    # Candidates taken from each signal, and the largest filtered set of rows scored exactly instead.
+    dense_pool: int = Field(100, ge=1, le=10_000)
+    lexical_pool: int = Field(100, ge=1, le=10_000)
+    exact_rows: int = Field(20_000, ge=0)
+
     # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
     # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.
     refusal_model: Path | None = None
