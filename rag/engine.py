@@ -21,12 +21,14 @@ from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
 from rag.indexing.sentence_vectors import SentenceVectors
 from rag.models import Answer, DocumentSummary, Passage, Transcript
 from rag.answering.refusal import load_refusal_model
+from rag.retrieval.derived import DERIVED, load_or_build
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
 from rag.stores.registry import open_backend
+from rag.stores.vector_index import AnnSpec
 from rag.retrieval.speakers import SpeakerDirectory
 
 if TYPE_CHECKING:
@@ -329,7 +331,8 @@ def ingest(
 def configured_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings`` name, with its query cache."""
     config = EmbedderConfig(
-        batch_size=settings.embed_batch_size, models_dir=settings.embedders_dir, threads=settings.embed_threads
+        batch_size=settings.embed_batch_size, batch_tokens=settings.embed_batch_tokens, models_dir=settings.embedders_dir,
+        threads=settings.embed_threads,
     )
     return load_embedder(settings.embedder, config, query_cache=settings.query_cache_size)
 
@@ -368,7 +371,7 @@ def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | Non
     stamp = disk_stamp(settings, path)
     index = load_index(settings, embedder.name, path)
     sentences = SentenceVectors(path, embedder.name, embedder.dim)
-    return Snapshot(path, index, build_answerer(index, embedder, settings), stamp, sentences)
+    return Snapshot(path, index, build_answerer(index, embedder, settings, path / DERIVED), stamp, sentences)
 
 
 def disk_stamp(settings: Settings, index_path: Path) -> tuple:
@@ -384,16 +387,31 @@ def _speaker_map_path(settings: Settings, index_path: Path) -> Path:
     return settings.speaker_map or index_path / SPEAKER_MAP
 
 
-def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings) -> Answerer:
+def ann_spec(settings: Settings) -> AnnSpec:
+    """The approximate vector index the settings choose for large indexes."""
+    return AnnSpec(
+        kind=settings.ann_kind, storage=settings.ann_storage, hnsw_m=settings.ann_hnsw_m,
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search,
+        ivf_lists=settings.ann_ivf_lists, nprobe=settings.ann_nprobe,
+    )
+
+
+def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings, derived: Path | None = None) -> Answerer:
+    """The answerer of ``index``; a large one searches in candidate mode with structures kept in ``derived``."""
     tuning = RetrievalTuning(
         candidate_k=settings.candidate_k, rrf_k=settings.rrf_k, fusion=settings.fusion, dense_weight=settings.dense_weight,
         context_window=settings.context_window, context_weight=settings.context_weight,
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
         exchange_boost=settings.exchange_boost, searched_idf=settings.searched_idf,
         background_weight=settings.background_weight, reply_share=settings.reply_share,
-        bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
+        bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b, dense_pool=settings.dense_pool,
+        lexical_pool=settings.lexical_pool, exact_rows=settings.exact_rows,
     )
-    retriever = Retriever(index, embedder, tuning=tuning)
+    if derived is not None and len(index.chunks) >= settings.scale_min_chunks:
+        large = load_or_build(derived, index, ann_spec(settings), settings.bm25_k1, settings.bm25_b)
+        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, ann=large.ann, moments=large.moments)
+    else:
+        retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(
         retriever=retriever,
         directory=SpeakerDirectory(index.transcripts.values()),

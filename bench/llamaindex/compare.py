@@ -158,29 +158,37 @@ def run_llamaindex(files: list[Path], questions: list[dict], k: int, repeats: in
 # Scoring, the same for both systems.
 
 def score(ranked: dict[str, list], questions: list[dict], spans: dict[str, list], domains: dict[str, str],
-          k: int) -> dict[str, dict[str, float]]:
-    """MRR@k, hit@k, text returned and its gold share, per domain and overall (answerable questions)."""
+          k: int, read_chars: int) -> dict[str, dict[str, float]]:
+    """Per domain and overall, over answerable questions: MRR@k, hit@k, the text returned and its
+    gold share, and whether a gold turn is within the first ``read_chars`` characters returned
+    (units read in rank order), which compares the two at the same amount of reading."""
     rows = defaultdict(list)
     for question in questions:
         if not question["answerable"]:
             continue
         gold = [spans[question["document"]][turn] for turn in question["gold_turns"]]
-        units = ranked[question["qid"]][:k]
-        first, returned, inside = None, 0, 0
-        for rank, (meeting, start, end) in enumerate(units):
+        first, returned, inside, read_hit = None, 0, 0, False
+        for rank, (meeting, start, end) in enumerate(ranked[question["qid"]][:k]):
+            unread = read_chars - returned
             returned += end - start
             if meeting != question["document"]:
                 continue
-            overlap = sum(max(0, min(end, g_end) - max(start, g_start)) for g_start, g_end in gold)
+            overlap = overlapping(start, end, gold)
             inside += overlap
+            read_hit = read_hit or (unread > 0 and overlapping(start, min(end, start + unread), gold) > 0)
             if overlap and first is None:
                 first = rank
         row = {"mrr": 0.0 if first is None else 1 / (first + 1), "hit": float(first is not None),
-               "chars": returned, "gold_share": inside / returned if returned else 0.0}
+               "chars": returned, "gold_share": inside / returned if returned else 0.0, "read_hit": float(read_hit)}
         rows[domains.get(question["document"], "all")].append(row)
         rows["all"].append(row)
     return {domain: {key: sum(r[key] for r in rs) / len(rs) for key in rs[0]} | {"n": len(rs)}
             for domain, rs in rows.items()}
+
+
+def overlapping(start: int, end: int, spans: list[list[int]]) -> int:
+    """Characters of ``[start, end)`` inside ``spans``."""
+    return sum(max(0, min(end, span_end) - max(start, span_start)) for span_start, span_end in spans)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -195,7 +203,8 @@ def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else "n/a"
 
 
-def report(name: str, questions: list[dict], domains: dict[str, str], k: int, sides: dict[str, dict]) -> str:
+def report(name: str, questions: list[dict], domains: dict[str, str], k: int, read_chars: int,
+           sides: dict[str, dict]) -> str:
     verbatim, llama = sides["Verbatim"], sides["LlamaIndex"]
     spans = verbatim["turn_spans"]
     lines = [f"## {name}: {len({q['document'] for q in questions})} meetings, {len(questions)} questions "
@@ -220,14 +229,18 @@ def report(name: str, questions: list[dict], domains: dict[str, str], k: int, si
         row(f"search p95 ms, {where}", percentile(vr["latencies_ms"], 0.95), percentile(lr["latencies_ms"], 0.95))
         row(f"search CPU ms (mean), {where}", sum(vr["cpu_ms"]) / len(vr["cpu_ms"]),
             sum(lr["cpu_ms"]) / len(lr["cpu_ms"]))
-        if "embed_cpu_ms" in vr:
+        if scope == "document":
             row("of which embedding the question, CPU ms (mean)", sum(vr["embed_cpu_ms"]) / len(vr["embed_cpu_ms"]),
                 sum(lr["embed_cpu_ms"]) / len(lr["embed_cpu_ms"]))
-        ours, theirs = (score(r["ranked"], questions, spans, domains, k) for r in (vr, lr))
-        for domain in sorted(ours, key=lambda d: (d == "all", d)):
+        ours, theirs = (score(r["ranked"], questions, spans, domains, k, read_chars) for r in (vr, lr))
+        # One domain only: its rows would repeat the overall ones.
+        shown = sorted(ours, key=lambda d: (d == "all", d)) if len(ours) > 2 else ["all"]
+        for domain in shown:
             tag = f"{where}, {domain} (n={ours[domain]['n']})"
             row(f"MRR@{k}, {tag}", ours[domain]["mrr"], theirs[domain]["mrr"], "{:.3f}")
             row(f"hit@{k}, {tag}", ours[domain]["hit"], theirs[domain]["hit"], "{:.3f}")
+            row(f"gold turn within the first {read_chars:,} chars returned, {tag}", ours[domain]["read_hit"],
+                theirs[domain]["read_hit"], "{:.3f}")
         row(f"text returned per question, chars, {where}", ours["all"]["chars"], theirs["all"]["chars"], "{:,.0f}")
         row(f"gold share of the text returned, {where}", ours["all"]["gold_share"], theirs["all"]["gold_share"],
             "{:.3f}")
@@ -248,17 +261,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N meetings of each set (a smoke run)")
     parser.add_argument("--verbatim-python", default=str(ROOT / ".venv" / "bin" / "python"),
                         help="the project's Python, with Verbatim's dependencies")
-    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--read-chars", type=int, default=2000,
+                        help="the amount of returned text, read in rank order, within which a gold turn counts")
+    parser.add_argument("--json", type=Path, help="also write every measurement here (after each set)")
+    parser.add_argument("--from-json", type=Path, help="report the measurements a --json run wrote, without running")
     args = parser.parse_args()
+    saved = json.loads(args.from_json.read_text()) if args.from_json else {}
     everything = {}
-    for name in args.sets or ["qmsum", "qmsum-tune-report"]:
+    for name in args.sets or list(saved) or ["qmsum", "qmsum-tune-report"]:
         files, questions, domains = load_set(name, args.limit)
-        sides = {"Verbatim": run_verbatim(args.verbatim_python, files, questions, args.k, args.repeats),
-                 "LlamaIndex": run_llamaindex(files, questions, args.k, args.repeats)}
-        print(report(name, questions, domains, args.k, sides), flush=True)
+        sides = saved.get(name) or {
+            "Verbatim": run_verbatim(args.verbatim_python, files, questions, args.k, args.repeats),
+            "LlamaIndex": run_llamaindex(files, questions, args.k, args.repeats)}
+        print(report(name, questions, domains, args.k, args.read_chars, sides), flush=True)
         everything[name] = sides
-    if args.json:
-        args.json.write_text(json.dumps(everything))
+        if args.json:
+            args.json.write_text(json.dumps(everything))
 
 
 if __name__ == "__main__":

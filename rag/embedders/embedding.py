@@ -37,6 +37,8 @@ class EmbedderConfig:
     """What every factory may need: batch size, where exported models are kept, threads."""
 
     batch_size: int = 32
+    # Padded tokens per model run (ONNX): texts are batched by length up to this many.
+    batch_tokens: int = 1024
     models_dir: Path = Path(".cache/embedders")
     # 0 leaves the thread count to the runtime (one per core).
     threads: int = 0
@@ -48,7 +50,9 @@ def _minilm_onnx(variant: str) -> Callable[[EmbedderConfig], Embedder]:
         from rag.embedders.onnx_runtime import OnnxEmbedder
 
         folder = ensure_exported(variant, config.models_dir)
-        return OnnxEmbedder(folder, batch_size=config.batch_size, threads=config.threads)
+        return OnnxEmbedder(
+            folder, batch_size=config.batch_size, batch_tokens=config.batch_tokens, threads=config.threads
+        )
 
     return build
 

@@ -2,20 +2,21 @@
 
 Layout of ``index/<name>/``::
 
-    manifest.json              the live segments with the chunk ids marked dead in each, the embedder,
-                               and each document's record (see ``rag.stores.manifest``)
+    manifest.json              the live segments with the chunk ids marked dead and the documents in
+                               each, the embedder, each document's record (see ``rag.stores.manifest``)
     texts/<sha256>.txt         each transcript's stored text, content-addressed and never rewritten
     texts/<sha256>.json        its turns, timed cues and header metadata as its reader found them
     seg-000007-0/vectors.npy   a segment's vectors (float32, memory-mapped on load)
-    seg-000007-0/chunks.jsonl  its chunk metadata, line i describing row i (see ``rag.stores.segments``)
-    seg-000007-0/hnsw.faiss    a large segment's approximate index (see ``rag.stores.ann``)
+    seg-000007-0/chunks.json   its chunk metadata, a list per field, item i describing row i
+                               (see ``rag.stores.segments``)
+    seg-000007-0/hnsw*         a large segment's approximate index (see ``rag.stores.ann``)
     .lock                      held by the one writer
 
-A commit writes one new segment holding the documents it adds, marks the chunks of the documents
-it removes or replaces dead in the manifest, and swaps ``manifest.json`` with ``os.replace``: its
-cost follows the new documents, not the index. When a ``MergePolicy`` says so (too many segments,
-too many dead rows), the same commit also rewrites some neighbouring segments as one; ``compact``
-merges everything. A crash at any point leaves the previous manifest and the segments it names
+A commit (``rag.stores.writer``) writes one new segment holding the documents it adds, marks the
+chunks of the documents it removes or replaces dead in the manifest, and swaps ``manifest.json``
+with ``os.replace``: its cost follows the new documents, not the index. When a ``MergePolicy``
+says so (too many segments, too many dead rows), the same commit also rewrites some neighbouring
+segments as one; ``compact`` merges everything. A crash at any point leaves the previous manifest and the segments it names
 loadable; segments no manifest names are removed by the next commit. Readers address rows by
 chunk id through a table built at load; the live rows read in segment order are the chunk order.
 
@@ -30,7 +31,6 @@ commit rewrites it as a segment and removes the folder.
 
 from __future__ import annotations
 
-import fcntl
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,13 +39,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, UnknownDocument
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
 from rag.models import Chunk, DocumentRecord, Transcript
-from rag.stores.ann import ann_candidates
-from rag.stores.manifest import MANIFEST, Manifest, SegmentEntry, read_manifest, write_manifest
-from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, SegmentShape, merge_all, plan_merges
-from rag.stores.segments import Segment, prune_segments, read_legacy_generation, read_segment, segment_name, write_segment
-from rag.stores.transcripts import prune_texts, read_text, record_of, write_texts
+from rag.stores.manifest import MANIFEST, read_manifest
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, merge_all, plan_merges
+from rag.stores.segments import Segment, read_legacy_generation, read_segment
+from rag.stores.transcripts import read_text
+from rag.stores.writer import EmbeddedTransaction, commit, write_lock
 
 
 class EmbeddedStore:
@@ -91,9 +91,6 @@ class EmbeddedStore:
             return self._transcripts[document_id]
         except KeyError:
             raise UnknownDocument(f"no document {document_id!r} in the index") from None
-
-    def transcripts(self) -> Mapping[str, Transcript]:
-        return self._transcripts
 
     def chunk_ids(self) -> Sequence[str]:
         return [chunk.id for chunk in self._chunks]
@@ -142,7 +139,7 @@ class EmbeddedStore:
                 continue
             # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
             wanted = -(-k * policy.oversample * segment.rows // live)
-            rows = ann_candidates(segment.ann, query, wanted, policy.ef_search)
+            rows = segment.ann.candidates(query, wanted, policy.ef_search)
             rows = rows[segment.is_live[rows]]
             positions.append(start + np.searchsorted(segment.live_rows, rows))
         candidates = np.sort(np.concatenate(positions))
@@ -216,62 +213,6 @@ class EmbeddedStore:
         return np.fromiter((self._row_of[chunk_id] for chunk_id in ids), dtype=np.int64, count=len(ids))
 
 
-class EmbeddedTransaction:
-    """The writer's changes to an embedded index: delete marks and the documents to add (see
-    ``StoreBackend.transaction``); the snapshot it started from is never modified."""
-
-    def __init__(self, base: EmbeddedStore) -> None:
-        self._base = base
-        self.records: dict[str, DocumentRecord] = dict(base.documents())
-        self.transcripts: dict[str, Transcript] = dict(base.transcripts())
-        self.added: dict[str, tuple[list[Chunk], np.ndarray]] = {}
-        self._dead: dict[int, set[str]] = {}
-        self._stored: dict[str, list[tuple[int, str]]] | None = None
-        self.changed = False
-
-    def documents(self) -> Mapping[str, DocumentRecord]:
-        return self.records
-
-    def put(self, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(chunks), self._base.dim):
-            raise ValueError(f"expected {len(chunks)} vectors of dimension {self._base.dim}, got shape {vectors.shape}")
-        if transcript.id in self.records:
-            self.remove(transcript.id)
-        self.added[transcript.id] = (list(chunks), vectors)
-        self.transcripts[transcript.id] = transcript
-        self.records[transcript.id] = record_of(transcript, len(chunks))
-        self.changed = True
-
-    def remove(self, document_id: str) -> None:
-        if document_id not in self.records:
-            raise UnknownDocument(f"no document {document_id!r} in the index")
-        if self.added.pop(document_id, None) is None:
-            for segment, chunk_id in self._stored_chunks().pop(document_id, []):
-                self._dead.setdefault(segment, set()).add(chunk_id)
-        del self.transcripts[document_id]
-        del self.records[document_id]
-        self.changed = True
-
-    def segments(self) -> list[Segment]:
-        """The segments as this transaction leaves them: marked, then one unwritten segment of what it added."""
-        segments = [segment.marked(frozenset(self._dead[i])) if i in self._dead else segment
-                    for i, segment in enumerate(self._base.segments)]
-        if self.added:
-            chunks = [chunk for chunk_list, _ in self.added.values() for chunk in chunk_list]
-            segments.append(Segment(None, chunks, np.concatenate([matrix for _, matrix in self.added.values()])))
-        return segments
-
-    def _stored_chunks(self) -> dict[str, list[tuple[int, str]]]:
-        """Each stored document's live chunks as (segment, chunk id), built on the first removal."""
-        if self._stored is None:
-            self._stored = {}
-            for number, segment in enumerate(self._base.segments):
-                for chunk in segment.live_chunks():
-                    self._stored.setdefault(chunk.document, []).append((number, chunk.id))
-        return self._stored
-
-
 class EmbeddedBackend:
     """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects).
 
@@ -326,15 +267,13 @@ class EmbeddedBackend:
     def transaction(self, embedder: str, dim: int) -> Iterator[EmbeddedTransaction]:
         with write_lock(self.path):
             try:
-                state = self.open(embedder)
+                manifest = read_manifest(self.path, embedder)
             except IndexNotFound:
-                state = EmbeddedStore(embedder, dim)
-            transaction = EmbeddedTransaction(state)
+                manifest = None
+            transaction = EmbeddedTransaction(self.path, embedder, manifest.dim if manifest else dim, manifest)
             yield transaction
             if transaction.changed:
-                segments = transaction.segments()
-                self._commit(state, transaction.records, segments, plan_merges(_shapes(segments, self.ann), self.merge),
-                             [transaction.transcripts[doc_id] for doc_id in transaction.added])
+                commit(transaction, lambda shapes: plan_merges(shapes, self.merge), self.ann)
 
     def compact(self) -> CompactReport:
         """Merge every segment into one without dead rows, with its approximate index if it is large
@@ -345,74 +284,14 @@ class EmbeddedBackend:
         """
         started = time.perf_counter()
         with write_lock(self.path):
-            state = self.open()
-            shapes = _shapes(state.segments, self.ann)
+            manifest = read_manifest(self.path)
+            transaction = EmbeddedTransaction(self.path, manifest.embedder, manifest.dim, manifest)
+            shapes = [slot.shape(self.ann) for slot in transaction.slots]
             runs = merge_all(shapes)
             if runs:
-                self._commit(state, dict(state.documents()), state.segments, runs, [])
+                commit(transaction, lambda _: runs, self.ann)
         return CompactReport(
             segments_before=len(shapes), segments_after=1 if runs else len(shapes),
             dead_rows_dropped=sum(shape.dead for shape in shapes) if runs else 0,
-            rows=len(state.chunk_ids()), seconds=time.perf_counter() - started,
+            rows=sum(shape.live for shape in shapes), seconds=time.perf_counter() - started,
         )
-
-    def _commit(
-        self, base: EmbeddedStore, records: dict[str, DocumentRecord], segments: list[Segment], runs: list[range],
-        added: list[Transcript],
-    ) -> None:
-        """Write the new segments and texts, then switch the manifest to them atomically.
-
-        :raises IndexWriteError: a file could not be written; the previous generation stands.
-        """
-        generation = base.generation + 1
-        try:
-            write_texts(self.path, added)
-            written = self._write_runs(segments, runs, generation)
-            entries = tuple(SegmentEntry(segment.name, segment.rows, segment.dead) for segment in written)
-            write_manifest(self.path, Manifest(base.embedder, base.dim, generation, entries, records))
-        except OSError as exc:
-            raise IndexWriteError(f"cannot write the index {self.path}: {exc}") from exc
-        prune_segments(self.path, {entry.name for entry in entries})
-        prune_texts(self.path, {record.sha256 for record in records.values()})
-        for temp in self.path.glob(f".{MANIFEST}.*"):
-            temp.unlink(missing_ok=True)
-
-    def _write_runs(self, segments: list[Segment], runs: list[range], generation: int) -> list[Segment]:
-        """The segments after writing each run as one new segment (of its live rows, in order);
-        segments whose rows are all dead are dropped."""
-        run_at = {run.start: run for run in runs}
-        result: list[Segment] = []
-        position = written = 0
-        while position < len(segments):
-            run = run_at.get(position, range(position, position + 1))
-            members = segments[run.start : run.stop]
-            if run.start in run_at:
-                chunks = [chunk for segment in members for chunk in segment.live_chunks()]
-                if chunks:
-                    matrix = np.concatenate([segment.live_matrix() for segment in members])
-                    name = segment_name(generation, written)
-                    result.append(write_segment(self.path, name, chunks, matrix, self.ann))
-                    written += 1
-            elif members[0].live_rows.size:
-                result.append(members[0])
-            position = run.stop
-        return result
-
-
-def _shapes(segments: list[Segment], ann: AnnPolicy | None) -> list[SegmentShape]:
-    return [SegmentShape(segment.rows, segment.rows - segment.live_rows.size,
-                         segment.name is None or (ann is not None and segment.ann is None
-                                                  and segment.live_rows.size >= ann.min_rows))
-            for segment in segments]
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the index folder so that two writers never interleave."""
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

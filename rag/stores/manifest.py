@@ -24,11 +24,13 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class SegmentEntry:
-    """A live segment as the manifest lists it: its folder, row count and the chunk ids marked dead."""
+    """A live segment as the manifest lists it: its folder, row count, the chunk ids marked dead, and
+    the documents with live rows in it (``None``: not listed, as the first segment manifests did)."""
 
     name: str
     rows: int
     dead: frozenset[str] = frozenset()
+    documents: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ def read_manifest(path: Path, embedder: str | None = None) -> Manifest:
             return Manifest(raw["embedder"], int(raw["dim"]), int(generation.split("-")[1]), (), documents,
                             legacy=generation)
         segments = tuple(
-            SegmentEntry(str(entry["name"]), int(entry["rows"]), frozenset(entry["dead"])) for entry in raw["segments"]
+            SegmentEntry(str(entry["name"]), int(entry["rows"]), frozenset(entry["dead"]),
+                         None if entry.get("documents") is None else frozenset(entry["documents"]))
+            for entry in raw["segments"]
         )
         return Manifest(raw["embedder"], int(raw["dim"]), int(raw["generation"]), segments, documents)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
@@ -91,7 +95,11 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
         "dim": manifest.dim,
         "generation": manifest.generation,
         "chunks": sum(entry.rows - len(entry.dead) for entry in manifest.segments),
-        "segments": [{"name": e.name, "rows": e.rows, "dead": sorted(e.dead)} for e in manifest.segments],
+        "segments": [
+            {"name": e.name, "rows": e.rows, "dead": sorted(e.dead),
+             **({} if e.documents is None else {"documents": sorted(e.documents)})}
+            for e in manifest.segments
+        ],
         "documents": {doc_id: asdict(record) for doc_id, record in sorted(manifest.documents.items())},
     }
     write_atomic(path / MANIFEST, json.dumps(raw, indent=2, ensure_ascii=False).encode("utf-8"))

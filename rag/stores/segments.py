@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.errors import IndexCorrupt
 from rag.models import Chunk
-from rag.stores.ann import ANN, build_ann, read_ann, write_ann
+from rag.stores.ann import ApproximateIndex, build_ann, read_ann, write_ann
 from rag.stores.manifest import fsync_directory
 from rag.stores.policy import AnnPolicy
 
@@ -46,7 +46,7 @@ class Segment:
     chunks: list[Chunk]
     matrix: np.ndarray = field(repr=False)
     dead: frozenset[str] = frozenset()
-    ann: faiss.Index | None = field(default=None, repr=False, compare=False)
+    ann: ApproximateIndex | None = field(default=None, repr=False, compare=False)
     live_rows: np.ndarray = field(init=False, repr=False, compare=False)
     is_live: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -90,12 +90,12 @@ def read_segment(folder: Path, dim: int, rows: int, dead: frozenset[str]) -> Seg
     if matrix.dtype != np.float32 or matrix.ndim != 2 or matrix.shape[1] != dim:
         raise IndexCorrupt(f"the vector file {folder / VECTORS} holds {matrix.dtype} {matrix.shape}, "
                            f"the manifest says float32 rows of dimension {dim}")
-    chunks = read_chunk_columns(folder / CHUNKS)
+    # Segments written before chunks.json (main, 2026-12-03) describe their rows a line each.
+    chunks = read_chunk_columns(folder / CHUNKS) if (folder / CHUNKS).exists() else read_chunk_lines(folder / LEGACY_CHUNKS)
     if not len(chunks) == len(matrix) == rows:
         raise IndexCorrupt(f"segment {folder}: {len(chunks)} chunks but {len(matrix)} vectors "
                            f"({rows} in the manifest); rebuild it")
-    ann = read_ann(folder / ANN, rows) if (folder / ANN).exists() else None
-    return Segment(folder.name, chunks, matrix, dead, ann)
+    return Segment(folder.name, chunks, matrix, dead, read_ann(folder, rows))
 
 
 def write_segment(
@@ -113,7 +113,7 @@ def write_segment(
     try:
         write_vectors(staging / VECTORS, matrix)
         if approximate is not None:
-            write_ann(staging / ANN, approximate)
+            write_ann(staging, approximate)
         columns = {name: [getattr(chunk, name) for chunk in chunks] for name in CHUNK_FIELDS}
         (staging / CHUNKS).write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
         for written in staging.iterdir():
@@ -165,7 +165,7 @@ def read_chunk_columns(path: Path) -> list[Chunk]:
 
 
 def read_chunk_lines(path: Path) -> list[Chunk]:
-    """Format 2's chunk metadata (a JSON object per line), in row order. :raises IndexCorrupt:"""
+    """Chunk metadata as first written (a JSON object per line), in row order. :raises IndexCorrupt:"""
     try:
         with path.open(encoding="utf-8") as handle:
             return [_chunk_from_json(json.loads(line)) for line in handle if line.strip()]
