@@ -200,3 +200,19 @@ def test_parts_beyond_the_limit_are_merged_smallest_first_and_every_vector_stays
     sizes = sorted(len(np.load(p)) for p in reopened.folder.glob(f"*{KEYS_SUFFIX}"))
     # Five parts written, at most three kept; the first ingest's 50 were never rewritten.
     assert len(sizes) == 3 and 50 in sizes
+
+
+def test_merging_a_part_into_one_holding_all_its_keys_keeps_that_part(tmp_path, monkeypatch):
+    # Two ingests that opened the cache before either wrote store overlapping parts.
+    monkeypatch.setattr(sentence_vectors, "MAX_PARTS", 2)
+    embedder = HashEmbedder()
+    first, second = (SentenceVectors(tmp_path, embedder.name, embedder.dim) for _ in range(2))
+    both, one = ["the first sentence of them all", "the second one"], ["the first sentence of them all"]
+    first.add(both, embedder.embed(both))
+    second.add(one, embedder.embed(one))
+    later = ["a third", "a fourth sentence", "and a fifth"]
+    # Three parts: the two smallest ({first}, {first, second}) merge into the second of them.
+    SentenceVectors(tmp_path, embedder.name, embedder.dim).add(later, embedder.embed(later))
+    reopened = SentenceVectors(tmp_path, embedder.name, embedder.dim)
+    _, found = reopened.lookup(both + later)
+    assert found.all() and len(list(reopened.folder.glob(f"*{KEYS_SUFFIX}"))) == 2
