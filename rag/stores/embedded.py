@@ -65,6 +65,7 @@ class EmbeddedStore:
         # Where each segment's live rows start in the chunk order.
         self._starts = np.zeros(0, dtype=np.int64)
         self._live: np.ndarray | None = None
+        self._filter_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
 
     @property
     def embedder(self) -> str:
@@ -121,12 +122,23 @@ class EmbeddedStore:
                 return self._search_approximately(self._query(query), k)
             # The live matrix itself is searched: no copy of every vector per query.
             return self._knn(query, k, np.arange(len(self._chunks)), np.ascontiguousarray(self._matrix()))
-        rows = np.array(
-            [row for row, chunk in enumerate(self._chunks)
-             if (documents is None or chunk.document in documents) and (speakers is None or chunk.speaker in speakers)],
-            dtype=np.int64,
-        )
+        chosen = np.ones(len(self._chunks), dtype=bool)
+        for wanted, (codes, code_of) in ((documents, self._codes("document")), (speakers, self._codes("speaker"))):
+            if wanted is not None:
+                chosen &= np.isin(codes, [code_of[name] for name in wanted if name in code_of])
+        rows = np.flatnonzero(chosen)
         return self._knn(query, k, rows, self._gather(rows)) if rows.size else []
+
+    def _codes(self, field: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Each chunk's ``field`` (document or speaker) as a small integer, and the integer of each value:
+        a filter is then one vectorised comparison instead of a Python loop over every chunk."""
+        codes = self._filter_codes.get(field)
+        if codes is None:
+            code_of: dict[str, int] = {}
+            values = np.fromiter((code_of.setdefault(getattr(chunk, field), len(code_of)) for chunk in self._chunks),
+                                 dtype=np.int32, count=len(self._chunks))
+            codes = self._filter_codes[field] = (values, code_of)
+        return codes
 
     def _search_approximately(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Exact scores of the candidates: HNSW's from segments that have one, every row of the others."""
@@ -172,6 +184,7 @@ class EmbeddedStore:
         sizes = [segment.live_rows.size for segment in segments]
         self._starts = np.cumsum([0] + sizes[:-1], dtype=np.int64) if segments else np.zeros(0, dtype=np.int64)
         self._live = None
+        self._filter_codes = {}
 
     def _query(self, query: np.ndarray) -> np.ndarray:
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
