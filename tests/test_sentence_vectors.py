@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rag.embedders.hashing import HashEmbedder
-from rag.engine import Engine, ingest
+from rag.engine import Engine, ingest, sentence_cache
 from rag.formats.text import parse_text
 from rag.indexing import sentence_vectors
 from rag.indexing.sentence_vectors import KEYS_SUFFIX, VECTORS_SUFFIX, SentenceVectors, chunk_sentences
@@ -143,10 +143,11 @@ def test_ingest_stores_no_sentence_vectors_when_turned_off_and_the_next_ingest_s
 
     # An index built without them (or before they existed) gets every stored chunk's sentences on
     # its next ingest, even one that changes no document.
-    report = ingest(settings.model_copy(update={"sentence_vectors": True}), [SEED], HashEmbedder())
+    turned_on = settings.model_copy(update={"sentence_vectors": True})
+    report = ingest(turned_on, [SEED], HashEmbedder())
     assert report.unchanged == [SEED.stem]
     embedder = RecordingEmbedder()
-    engine = Engine.load(settings, embedder)
+    engine = Engine.load(turned_on, embedder)
     _, found = engine.snapshot.sentence_vectors.lookup(_stored_sentences(engine))
     assert found.all()
     _answer(engine)
@@ -216,3 +217,12 @@ def test_merging_a_part_into_one_holding_all_its_keys_keeps_that_part(tmp_path, 
     reopened = SentenceVectors(tmp_path, embedder.name, embedder.dim)
     _, found = reopened.lookup(both + later)
     assert found.all() and len(list(reopened.folder.glob(f"*{KEYS_SUFFIX}"))) == 2
+
+
+def test_turned_off_or_on_a_shared_postgres_store_no_cache_is_read_or_written(tmp_path):
+    folder = tmp_path / "index"
+    assert sentence_cache(_settings(folder, sentence_vectors=False), folder, HashEmbedder()) is None
+    # Replicas of one database are stateless: a cache in one replica's folder would miss the others' uploads.
+    shared = _settings(folder).model_copy(update={"store": "postgresql://verbatim@127.0.0.1:9/verbatim"})
+    assert sentence_cache(shared, folder, HashEmbedder()) is None
+    assert sentence_cache(_settings(folder), folder, HashEmbedder()) is not None
