@@ -134,7 +134,10 @@ class Engine:
 
         :raises IndexNotFound: nothing was ingested there yet.
         """
+        from rag.compute_threads import limit_compute_threads
+
         embedder = embedder or configured_embedder(settings)
+        limit_compute_threads(settings.compute_threads)
         return cls(settings, embedder, load_snapshot(settings, embedder, index_path))
 
     # Asking.

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     ann_ef_search: int = Field(256, ge=8)
     ann_oversample: int = Field(4, ge=1)
 
+    # Threads numpy's BLAS and FAISS may use per process once an engine is loaded (rag/compute_threads.py):
+    # one, because searches run side by side in request threads and workers, and bigger pools only
+    # contend (qmsum-tune-choose search p50 21 -> 10.8 ms at load ~8 on 2 cores).
+    compute_threads: int = Field(1, ge=1)
+
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
     # minilm-fp32 gives sentence-transformers' vectors (max difference 1.6e-7) without torch, so every
