@@ -6,45 +6,20 @@ on the streaming endpoint, where the status line goes out before the answer exis
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import threading
 from collections.abc import Sequence
 
 from api.errors import GeneratorUnavailable
 from rag.engine import Engine
 from rag.engine import Question as AskJob
-from rag.errors import ModelError
 from rag.generators.base import Draft, Generator, Message
-from rag.local.gguf import locate_parts
+from rag.generators.registry import available_generators
 from rag.models import Answer, Passage
 from rag.settings import Settings
 
 
 class AnswerCancelled(Exception):
     """The client went away; raised inside the worker thread to stop at the next stage."""
-
-
-def available_generators(settings: Settings) -> list[str]:
-    """The generators this service can run: extractive always, the LLM ones when configured."""
-    names = ["extractive"]
-    if settings.openai_base_url:
-        names.append("openai")
-    if _local_model_installed(settings.local_model):
-        names.append("local")
-    return names
-
-
-@functools.cache
-def _local_model_installed(model_name: str) -> bool:
-    """llama-cpp-python and every packaged part of the GGUF are installed (metadata only)."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        locate_parts(model_name)
-    except ModelError:
-        return False
-    return True
 
 
 def prepare_ask(

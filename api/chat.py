@@ -16,7 +16,8 @@ from typing import Any
 from fastapi import Request
 from sse_starlette import ServerSentEvent
 
-from api.answers import AskJob, available_generators
+from api.answers import AskJob
+from rag.generators.registry import available_generators
 from api.errors import InvalidRequest, ModelNotFound
 from api.metrics import Metrics
 from api.schemas import ChatCompletionRequest, ChatMessageIn

@@ -108,6 +108,25 @@ def ingest(paths: tuple[Path, ...], format_name: str | None, index_path: Path | 
         sys.exit(1)
 
 
+@main.command()
+@INDEX_OPTION
+@_friendly_errors
+def compact(index_path: Path | None) -> None:
+    """Merge the index's segments into one and drop the rows of deleted or replaced documents.
+
+    Ingests merge on their own now and then (VERBATIM_SEGMENT_MAX_COUNT, VERBATIM_SEGMENT_MAX_DEAD_SHARE);
+    search results are the same before and after. Example: rag compact --index index/default
+    """
+    from rag.engine import compact as compact_index
+
+    settings = _settings(index_path)
+    report = compact_index(settings)
+    click.echo(
+        f"segments {report.segments_before} -> {report.segments_after}, dropped {report.dead_rows_dropped} dead rows, "
+        f"{report.rows} rows ({report.seconds:.1f} s) -> {settings.index_path}"
+    )
+
+
 @main.command("export-embedder")
 @click.option("--variant", "variants", multiple=True, type=click.Choice(["int8", "fp32"]),
               help="Which export (repeatable; default: both).")

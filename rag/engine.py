@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering.answerer import AnswerOptions, Answerer, make_verifier_cache, validate_question
 from rag.embedders.embedding import Embedder, EmbedderConfig, load_embedder
-from rag.errors import GeneratorError, ModelError, UnknownDocument
+from rag.errors import GeneratorError, ModelError, StoreUnavailable, UnknownDocument
 from rag.generators.base import Generator, GuardedGenerator, Message, UnavailableGenerator
 from rag.indexing.index import SPEAKER_MAP, TranscriptIndex
 from rag.generators.registry import GENERATOR_NAMES, build_generator
@@ -18,13 +18,17 @@ from rag.indexing.ingest import (
     IngestReport, PreparedTranscript, Progress, commit_prepared, ingest_files, prepare_transcript, remove_document,
 )
 from rag.indexing.persons import ROLE_QUESTIONER, Person, SpeakerMap
+from rag.indexing.sentence_vectors import SentenceVectors
 from rag.models import Answer, DocumentSummary, Passage, Transcript
 from rag.answering.refusal import load_refusal_model
+from rag.retrieval.derived import DERIVED, load_or_build
 from rag.retrieval.retriever import RetrievalTuning, Retriever
 from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
-from rag.stores.registry import open_backend
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
+from rag.stores.registry import open_backend, store_name
+from rag.stores.vector_index import AnnSpec
 from rag.retrieval.speakers import SpeakerDirectory
 
 if TYPE_CHECKING:
@@ -38,13 +42,16 @@ class Snapshot:
 
     Everything a request reads (records, transcripts, retriever, speaker directory, verifiers)
     comes from one snapshot, so a reload in the middle of a request cannot mix two generations.
-    ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``).
+    ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``); ``sentence_vectors``
+    are the extractive generator's sentence vectors that ingest stored beside the index (``None``:
+    not kept, see ``sentence_cache``).
     """
 
     path: Path
     index: TranscriptIndex
     answerer: Answerer
     stamp: tuple
+    sentence_vectors: SentenceVectors | None
 
     def select_documents(
         self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
@@ -127,7 +134,10 @@ class Engine:
 
         :raises IndexNotFound: nothing was ingested there yet.
         """
+        from rag.compute_threads import limit_compute_threads
+
         embedder = embedder or configured_embedder(settings)
+        limit_compute_threads(settings.compute_threads)
         return cls(settings, embedder, load_snapshot(settings, embedder, index_path))
 
     # Asking.
@@ -257,11 +267,14 @@ class Engine:
             max_tokens=self.settings.chunk_max_tokens,
             progress=progress,
             batch=self.settings.ingest_batch_size,
+            sentences=self.snapshot.sentence_vectors,
         )
 
     def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:
         """Write a prepared transcript (unless unchanged) and reload; returns the report and the document."""
-        report = commit_prepared(prepared, self.backend, self.embedder)
+        # Written through a cache of its own: the snapshot's is being read by requests meanwhile.
+        sentences = sentence_cache(self.settings, self.snapshot.path, self.embedder)
+        report = commit_prepared(prepared, self.backend, self.embedder, sentences)
         if report.added or report.replaced:
             self.reload()
         return report, self.snapshot.summary(prepared.transcript.id)
@@ -288,7 +301,9 @@ class Engine:
         """The generator called ``name`` (default: the configured one), built once."""
         name = name or self.settings.generator
         if name not in self._generators:
-            self._generators[name] = build_generator(name, self.settings, self.embedder, self.counter)
+            self._generators[name] = build_generator(
+                name, self.settings, self.embedder, lambda: self.counter, lambda: self.snapshot.sentence_vectors
+            )
         return self._generators[name]
 
     def use_generator(self, name: str, generator: Generator) -> None:
@@ -308,9 +323,12 @@ def ingest(
 
     embedder = embedder or configured_embedder(settings)
     counter = TokenCounter(settings.tokenizer_encoding)
+    path = index_path or settings.index_path
+    sentences = sentence_cache(settings, path, embedder)
     return ingest_files(
-        list(paths), open_store(settings, index_path), embedder, format=format, count_tokens=counter.count,
+        list(paths), open_store(settings, path), embedder, format=format, count_tokens=counter.count,
         max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
+        sentences=sentences,
     )
 
 
@@ -325,7 +343,23 @@ def configured_embedder(settings: Settings) -> Embedder:
 
 def open_store(settings: Settings, index_path: Path | None = None) -> StoreBackend:
     """The configured store (``VERBATIM_STORE``) for the index at ``index_path`` (default: the settings')."""
-    return open_backend(settings.store, index_path or settings.index_path)
+    s = settings
+    merge = MergePolicy(s.segment_max_count, s.segment_max_dead_share)
+    ann = AnnPolicy(s.ann_min_rows, s.ann_hnsw_m, s.ann_ef_construction, s.ann_ef_search, s.ann_oversample)
+    return open_backend(s.store, index_path or s.index_path, merge, ann)
+
+
+def compact(settings: Settings, index_path: Path | None = None) -> CompactReport:
+    """Merge the embedded index's segments into one without dead rows; search results do not change.
+
+    :raises StoreUnavailable: the configured store has no segments (Postgres reclaims space itself).
+    :raises IndexNotFound: nothing was ever committed there.
+    """
+    backend = open_store(settings, index_path)
+    compact_store = getattr(backend, "compact", None)
+    if compact_store is None:
+        raise StoreUnavailable(f"the store at {backend.location} has no segments to compact")
+    return compact_store()
 
 
 def load_index(settings: Settings, embedder_name: str | None = None, index_path: Path | None = None) -> TranscriptIndex:
@@ -340,7 +374,20 @@ def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | Non
     # Taken before reading: a commit landing during the load is seen, and loaded, next time.
     stamp = disk_stamp(settings, path)
     index = load_index(settings, embedder.name, path)
-    return Snapshot(path, index, build_answerer(index, embedder, settings), stamp)
+    sentences = sentence_cache(settings, path, embedder)
+    return Snapshot(path, index, build_answerer(index, embedder, settings, path / DERIVED), stamp, sentences)
+
+
+def sentence_cache(settings: Settings, index_path: Path, embedder: Embedder) -> SentenceVectors | None:
+    """The stored sentence vectors beside a folder index, or ``None`` when not kept.
+
+    Only the embedded store keeps them: its folder is the index. Replicas of a shared Postgres
+    store are stateless, and a cache in each one's working folder would be written by one
+    replica's uploads and never by the others', so they embed sentences when first quoted.
+    """
+    if not settings.sentence_vectors or store_name(settings.store) != "embedded":
+        return None
+    return SentenceVectors(index_path, embedder.name, embedder.dim)
 
 
 def disk_stamp(settings: Settings, index_path: Path) -> tuple:
@@ -356,16 +403,31 @@ def _speaker_map_path(settings: Settings, index_path: Path) -> Path:
     return settings.speaker_map or index_path / SPEAKER_MAP
 
 
-def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings) -> Answerer:
+def ann_spec(settings: Settings) -> AnnSpec:
+    """The approximate vector index the settings choose for large indexes."""
+    return AnnSpec(
+        kind=settings.ann_kind, storage=settings.ann_storage, hnsw_m=settings.ann_hnsw_m,
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search,
+        ivf_lists=settings.ann_ivf_lists, nprobe=settings.ann_nprobe,
+    )
+
+
+def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings, derived: Path | None = None) -> Answerer:
+    """The answerer of ``index``; a large one searches in candidate mode with structures kept in ``derived``."""
     tuning = RetrievalTuning(
         candidate_k=settings.candidate_k, rrf_k=settings.rrf_k, fusion=settings.fusion, dense_weight=settings.dense_weight,
         context_window=settings.context_window, context_weight=settings.context_weight,
         short_chunk_terms=settings.short_chunk_terms, speaker_boost=settings.speaker_boost,
         exchange_boost=settings.exchange_boost, searched_idf=settings.searched_idf,
         background_weight=settings.background_weight, reply_share=settings.reply_share,
-        bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
+        bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b, dense_pool=settings.dense_pool,
+        lexical_pool=settings.lexical_pool, exact_rows=settings.exact_rows,
     )
-    retriever = Retriever(index, embedder, tuning=tuning)
+    if derived is not None and len(index.chunks) >= settings.scale_min_chunks:
+        large = load_or_build(derived, index, ann_spec(settings), settings.bm25_k1, settings.bm25_b)
+        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, ann=large.ann, moments=large.moments)
+    else:
+        retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(
         retriever=retriever,
         directory=SpeakerDirectory(index.transcripts.values()),

@@ -11,6 +11,8 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof hon st mt gen gov sen rep jr sr vs etc no nos u.s u.n u.k e.g i.e
     a.m p.m jan feb mar apr jun jul aug sep sept oct nov dec lt col capt sgt rt""".split()
 )
+# Greetings and thanks are sentences too, but never an answer.
+MIN_QUOTE_CHARS = 25
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n[ \t]*\n")
 
 
@@ -31,6 +33,11 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
         start = match.end()
     _append_trimmed(text, start, len(text), spans)
     return [(s + offset, e + offset) for s, e in spans]
+
+
+def quotable_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """The spans of ``text``'s sentences long enough to be an answer's quotation (see ``sentence_spans``)."""
+    return [(start, end) for start, end in sentence_spans(text, offset) if end - start >= MIN_QUOTE_CHARS]
 
 
 def _ends_with_abbreviation(text: str, period_at: int) -> bool:

@@ -38,6 +38,31 @@ class Settings(BaseSettings):
     # Where chunks and vectors are stored: a name in rag.stores.registry.STORES ("embedded": FAISS
     # and files in `index_path`) or a postgresql:// URL.
     store: str = "embedded"
+    # When an embedded-store commit also merges segments (rag/stores/policy.py). Every segment
+    # is one more file to map and one more block to copy into the live matrix; 8 keeps that small
+    # while a run of single-document ingests rewrites each row about log2(rows) times, not at every
+    # commit. Dead rows are read and skipped by every search and held on disk: a segment whose
+    # rows are more than 30% dead is rewritten alone (Lucene's merge policy allows 20-50%).
+    segment_max_count: int = Field(8, ge=1)
+    segment_max_dead_share: float = Field(0.3, gt=0.0, le=1.0)
+    # A segment written with this many rows or more also gets an HNSW index (rag/stores/ann.py),
+    # which ChunkStore.search then asks for candidates and re-scores exactly. Below it an exact
+    # scan is cheap: FAISS on one thread scans qmsum-tune-choose's 13,688 rows of dimension 384 in
+    # 0.57 ms, so 100,000 rows in about 4 ms; a million would take ~40 ms, twice the p50 budget.
+    ann_min_rows: int = Field(100_000, ge=1)
+    # HNSW's links per node, and its candidate lists while building and searching; the searched
+    # candidates, ann_oversample per result wanted, are re-scored exactly. bench/ann_recall.py on
+    # qmsum-tune-choose (332 questions, M 32, efConstruction 80): recall@10 against exact search
+    # 0.973 at efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7).
+    ann_hnsw_m: int = Field(32, ge=4)
+    ann_ef_construction: int = Field(80, ge=8)
+    ann_ef_search: int = Field(256, ge=8)
+    ann_oversample: int = Field(4, ge=1)
+
+    # Threads numpy's BLAS and FAISS may use per process once an engine is loaded (rag/compute_threads.py):
+    # one, because searches run side by side in request threads and workers, and bigger pools only
+    # contend (qmsum-tune-choose search p50 21 -> 10.8 ms at load ~8 on 2 cores).
+    compute_threads: int = Field(1, ge=1)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
@@ -101,11 +126,32 @@ class Settings(BaseSettings):
     background_weight: float = Field(0.5, ge=0.0, le=1.0)
     speaker_aware: bool = True
 
+    # Large indexes (bench/million.py). From this many chunks on, a search scores only candidate rows:
+    # an approximate vector index's nearest and BM25's best, with their neighbours (both built once
+    # per generation and saved in <index>/derived); below it every row is scored exactly, as always.
+    scale_min_chunks: int = Field(200_000, ge=1)
+    # The approximate index: HNSW or IVF, vectors kept as float32 or 8-bit (candidates are
+    # re-scored exactly from the store either way), and its build and search effort.
+    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
+    ann_storage: Literal["flat", "sq8"] = "flat"
+    ann_hnsw_m: int = Field(32, ge=4, le=128)
+    ann_ef_construction: int = Field(80, ge=8)
+    ann_ef_search: int = Field(64, ge=1)
+    ann_ivf_lists: int = Field(4096, ge=1)
+    ann_nprobe: int = Field(32, ge=1)
+    # Candidates taken from each signal, and the largest filtered set of rows scored exactly instead.
+    dense_pool: int = Field(100, ge=1, le=10_000)
+    lexical_pool: int = Field(100, ge=1, le=10_000)
+    exact_rows: int = Field(20_000, ge=0)
+
     # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
     # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.
     refusal_model: Path | None = None
 
     # Extractive answers.
+    # Ingest also embeds the chunks' quotable sentences and keeps them beside the index
+    # (rag/indexing/sentence_vectors.py), so that a fresh process answers without embedding them.
+    sentence_vectors: bool = True
     extractive_max_quotes: int = Field(3, ge=1, le=10)
     # A sentence scores its cosine with the question plus this weight times the share of the
     # question's words it contains.

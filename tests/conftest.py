@@ -49,6 +49,32 @@ def clean_verbatim_environ(monkeypatch):
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="module")
+def server(seed_settings, seed_engine):
+    """A URL: the seed engine served over real HTTP, one server per test module (modules may override it)."""
+    from api import create_app
+    from tests.api_common import ALLOWED_ORIGIN
+    from tests.http_server import serve
+
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 100_000, "cors_origins": [ALLOWED_ORIGIN]})
+    with serve(create_app(settings, engine=seed_engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def library_answer(seed_engine):
+    """What the library itself answers, as ``rag ask --json`` prints it."""
+    from rag.answering.output import answer_to_dict
+
+    def answer(question: str, history=(), **options) -> dict:
+        result = seed_engine.snapshot.answerer.answer(
+            question, seed_engine.generator("extractive"), seed_engine.options(**options), history=history
+        )
+        return answer_to_dict(result)
+
+    return answer
+
+
 @pytest.fixture
 def client(server):
     """A client of the module's ``server`` fixture (a URL)."""

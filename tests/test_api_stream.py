@@ -12,6 +12,7 @@ from api import create_app
 from api.streaming import error_payload, text_pieces
 from rag.engine import Engine
 from rag.errors import BackendUnavailable
+from tests.api_common import without_timings
 from tests.conftest import SEED, SEED_ID
 from tests.http_server import FakeChatBackend, assert_citations_verbatim, serve
 
@@ -59,9 +60,6 @@ def stream(client: httpx.Client, body: dict) -> tuple[httpx.Response, list[tuple
         return response, read_events(response)
 
 
-def _without_timings(answer: dict) -> dict:
-    return {key: value for key, value in answer.items() if key != "timings_ms"}
-
 
 def test_stream_sends_tokens_then_citations_then_the_answer(client):
     response, events = stream(client, {"question": QUESTION})
@@ -76,7 +74,7 @@ def test_stream_sends_tokens_then_citations_then_the_answer(client):
     assert "".join(data["text"] for name, data in events if name == "token") == answer["answer"]
     assert [data for name, data in events if name == "citation"] == answer["citations"]
     assert_citations_verbatim(answer["citations"], TEXTS)
-    assert _without_timings(answer) == _without_timings(client.post("/ask", json={"question": QUESTION}).json())
+    assert without_timings(answer) == without_timings(client.post("/ask", json={"question": QUESTION}).json())
 
 
 def test_stream_refusal_has_no_citation_events(client):

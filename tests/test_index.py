@@ -9,7 +9,7 @@ from rag.embedders.hashing import HashEmbedder
 from rag.formats import read_transcript
 from rag.indexing.index import TranscriptIndex
 from rag.indexing.ingest import ingest_files, remove_document
-from rag.stores import embedded
+from rag.stores import segments
 from rag.stores.embedded import EmbeddedBackend
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS
 
@@ -50,7 +50,8 @@ def test_ingest_is_incremental(tmp_path, ingest, seed_path):
     meeting = [c for c in index.chunks if c.document == "meeting"]
     assert [c.text for c in meeting] == ["We will open the bridge in June.", "The budget is not approved yet."]
     assert index.store.vectors(index.store.chunk_ids()).shape == (len(index.chunks), 64)
-    assert sorted(p.name for p in index_path.iterdir() if p.name.startswith("gen-")) == ["gen-000003"]
+    # The replaced version's segment had no live row left and is gone; the seed's was never rewritten.
+    assert sorted(p.name for p in index_path.iterdir() if p.name.startswith("seg-")) == ["seg-000001-0", "seg-000003-0"]
 
 
 def test_a_bad_file_in_a_batch_is_reported_and_the_others_are_kept(tmp_path, ingest, seed_path):
@@ -96,13 +97,13 @@ def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, inges
         path.write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(embedded, "_write_vectors", crash)
+    monkeypatch.setattr(segments, "write_vectors", crash)
     with pytest.raises(IndexWriteError, match="disk full"):
         ingest([other], index_path)
     monkeypatch.undo()
     index = load(index_path, "hash-64")
     assert list(index.transcripts) == ["kerry-lavrov-moscow-2015-12-15"]
-    assert not [p for p in index_path.iterdir() if p.name.startswith(".gen-")]
+    assert not [p for p in index_path.iterdir() if p.name.startswith(".seg-")]
 
 
 def test_loading_with_another_embedder_fails_clearly(tmp_path, ingest, seed_path):
@@ -117,19 +118,19 @@ def test_loading_with_another_embedder_fails_clearly(tmp_path, ingest, seed_path
 def test_corrupt_files_fail_with_a_message_naming_them(tmp_path, ingest, seed_path):
     index_path = tmp_path / "index"
     ingest([seed_path], index_path)
-    generation = next(p for p in index_path.iterdir() if p.name.startswith("gen-"))
+    segment = next(p for p in index_path.iterdir() if p.name.startswith("seg-"))
 
     broken = tmp_path / "broken-vectors"
     shutil.copytree(index_path, broken)
-    (broken / generation.name / "vectors.faiss").write_bytes(b"garbage")
+    (broken / segment.name / "vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorrupt, match="cannot read the vector file"):
         load(broken)
 
     truncated = tmp_path / "truncated-chunks"
     shutil.copytree(index_path, truncated)
-    lines = (truncated / generation.name / "chunks.jsonl").read_text().splitlines()
-    (truncated / generation.name / "chunks.jsonl").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(IndexCorrupt, match="83 chunks but 84 vectors; rebuild it"):
+    columns = json.loads((truncated / segment.name / "chunks.json").read_text())
+    (truncated / segment.name / "chunks.json").write_text(json.dumps({k: v[:-1] for k, v in columns.items()}))
+    with pytest.raises(IndexCorrupt, match=r"83 chunks but 84 vectors \(84 in the manifest\); rebuild it"):
         load(truncated)
 
     manifest = tmp_path / "bad-manifest"

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from api import create_app
-from api.answers import available_generators
+from rag.generators.registry import available_generators
 from api.chat import model_ids
 from tests.conftest import SEED, SEED_ID
 from tests.http_server import assert_citations_verbatim, serve

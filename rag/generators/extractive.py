@@ -8,9 +8,10 @@ what the question asks for (a figure for "how much", a name for "who") ranks hig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +19,13 @@ from rag.embedders.embedding import Embedder
 from rag.generators.base import Draft, DraftQuote, Message
 from rag.retrieval.lexical import content_terms, query_terms, term_overlap
 from rag.models import Passage
-from rag.sentences import sentence_spans
+from rag.sentences import quotable_sentences
 
-# Greetings and thanks are sentences too, but never an answer.
-_MIN_SENTENCE_CHARS = 25
+if TYPE_CHECKING:
+    from rag.indexing.sentence_vectors import SentenceVectors
+
+# The sentence vectors ingest stored for the index being answered from (None: there are none).
+StoredVectors = Callable[[], "SentenceVectors | None"]
 # Questions about questions: "What did the journalist ask?", "Which questions were raised?"
 _ASKS_WHAT_WAS_ASKED = re.compile(r"\b(?:ask|asks|asked|asking|question|questions|queried|wonder(?:ed)?)\b", re.I)
 _ASKS_FOR_FIGURE = re.compile(
@@ -56,7 +60,7 @@ class ExtractiveGenerator:
 
     def __init__(
         self, embedder: Embedder, *, max_quotes: int, min_score: float, keep_share: float, lexical_weight: float,
-        question_penalty: float, answer_bonus: float, cache_size: int = 20000,
+        question_penalty: float, answer_bonus: float, cache_size: int = 20000, stored: StoredVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.max_quotes = max_quotes
@@ -68,6 +72,8 @@ class ExtractiveGenerator:
         # Sentence vectors by sentence text: the same passages come back for many questions.
         self._vectors: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
+        # Asked on each cache miss, since the engine may have loaded another generation meanwhile.
+        self._stored = stored
 
     def generate(
         self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), focus: str | None = None
@@ -89,10 +95,9 @@ class ExtractiveGenerator:
         raw: list[tuple[int, str, int, int, str]] = []
         for number, passage in enumerate(passages, start=1):
             chunk = passage.chunk
-            for start, end in sentence_spans(chunk.text, chunk.char_start):
-                text = chunk.text[start - chunk.char_start : end - chunk.char_start]
-                if len(text) >= _MIN_SENTENCE_CHARS:
-                    raw.append((number, chunk.document, start, end, text))
+            offset = chunk.char_start
+            for start, end in quotable_sentences(chunk.text, offset):
+                raw.append((number, chunk.document, start, end, chunk.text[start - offset : end - offset]))
         if not raw:
             return []
         question_vector = self.embedder.embed([question])[0]
@@ -120,13 +125,18 @@ class ExtractiveGenerator:
         keys = [text for *_, text in raw]
         # A local copy, so that another thread clearing the cache cannot pull a vector away.
         found = {key: self._vectors.get(key) for key in keys}
-        missing = [i for i, key in enumerate(keys) if found[key] is None]
+        missing = [key for key in dict.fromkeys(keys) if found[key] is None]
         if missing:
-            for i, vector in zip(missing, self.embedder.embed([raw[i][4] for i in missing])):
-                found[keys[i]] = vector
+            stored = self._stored() if self._stored else None
+            if stored is not None:
+                vectors, hits = stored.lookup(missing)
+                found.update((key, vector) for key, vector, hit in zip(missing, vectors, hits) if hit)
+            embed = [key for key in missing if found[key] is None]
+            if embed:
+                found.update(zip(embed, self.embedder.embed(embed)))
             if len(self._vectors) + len(missing) > self._cache_size:
                 self._vectors.clear()
-            self._vectors.update((keys[i], found[keys[i]]) for i in missing)
+            self._vectors.update((key, found[key]) for key in missing)
         return np.stack([found[key] for key in keys])
 
 

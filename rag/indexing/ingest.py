@@ -13,6 +13,7 @@ from rag.indexing.chunking import chunk_transcript
 from rag.embedders.embedding import Embedder
 from rag.errors import TranscriptError
 from rag.formats import SUFFIXES, read_transcript
+from rag.indexing.sentence_vectors import SentenceVectors, chunk_sentences
 from rag.models import Chunk, Transcript
 from rag.stores.base import StoreBackend, StoreTransaction
 from rag.stores.embedded import EmbeddedBackend
@@ -94,11 +95,17 @@ def ingest_files(
 
 @dataclass(frozen=True)
 class PreparedTranscript:
-    """A transcript chunked and embedded, ready to be written to an index."""
+    """A transcript chunked and embedded, ready to be written to an index.
+
+    ``sentences`` are the quotable sentences of its chunks that the sentence-vector cache lacked,
+    embedded as ``sentence_vectors`` (row i is ``sentences[i]``).
+    """
 
     transcript: Transcript
     chunks: list[Chunk]
     vectors: np.ndarray
+    sentences: list[str] = field(default_factory=list)
+    sentence_vectors: np.ndarray | None = None
 
 
 def prepare_transcript(
@@ -109,14 +116,25 @@ def prepare_transcript(
     max_tokens: int,
     batch: int,
     progress: Progress | None = None,
+    sentences: SentenceVectors | None = None,
+    sentence_progress: Progress | None = None,
 ) -> PreparedTranscript:
     """Chunk and embed ``transcript``: the slow part of an ingest, which needs no lock.
 
     :param batch: texts handed to the embedder at once (and between two progress reports).
+    :param progress: hears the chunks embedded.
+    :param sentences: also embed the chunks' quotable sentences that this cache lacks ...
+    :param sentence_progress: ... and tell this how many of them are embedded.
     """
     chunks = chunk_transcript(transcript, count_tokens, max_tokens)
     vectors = _embed_with_progress(embedder, [c.text for c in chunks], f"embedding {transcript.id}", progress, batch)
-    return PreparedTranscript(transcript, chunks, vectors)
+    if sentences is None:
+        return PreparedTranscript(transcript, chunks, vectors)
+    lacking = sentences.missing(chunk_sentences(c.text for c in chunks))
+    label = f"embedding {transcript.id}'s sentences"
+    return PreparedTranscript(
+        transcript, chunks, vectors, lacking, _embed_with_progress(embedder, lacking, label, sentence_progress, batch)
+    )
 
 
 def ingest_transcripts(
@@ -128,28 +146,46 @@ def ingest_transcripts(
     max_tokens: int,
     batch: int,
     progress: Progress | None = None,
+    sentences: SentenceVectors | None = None,
 ) -> IngestReport:
     """Add new transcripts, replace changed ones, skip unchanged ones; save once, atomically.
 
+    :param sentences: the sentence-vector cache to fill with the new chunks' sentences, after the
+        commit; when it holds none yet and the index already had documents (built before there was
+        such a cache, or with it turned off), the sentences of every stored chunk too.
     :raises IndexMismatch: the index at ``target`` was built with another embedder.
+    :raises OSError: the sentence vectors could not be written (the index itself is committed).
     """
     started = time.perf_counter()
     report = IngestReport()
-    with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
+    written: list[PreparedTranscript] = []
+    backend = as_backend(target)
+    with backend.transaction(embedder.name, embedder.dim) as transaction:
+        backfill = sentences is not None and not len(sentences) and bool(transaction.documents())
         for transcript in transcripts:
             if not _is_unchanged(transaction, transcript, report):
                 prepared = prepare_transcript(
                     transcript, embedder, count_tokens=count_tokens, max_tokens=max_tokens, batch=batch,
-                    progress=progress,
+                    progress=progress, sentences=sentences, sentence_progress=progress,
                 )
                 _put(transaction, prepared, report)
+                written.append(prepared)
+    _store_sentences(sentences, written)
+    if backfill and sentences is not None:
+        chunks = backend.open(embedder.name).chunks()
+        lacking = sentences.missing(chunk_sentences(chunk.text for chunk in chunks))
+        label = "embedding the sentences of the chunks stored before"
+        sentences.add(lacking, _embed_with_progress(embedder, lacking, label, progress, batch))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def commit_prepared(prepared: PreparedTranscript, target: Target, embedder: Embedder) -> IngestReport:
+def commit_prepared(
+    prepared: PreparedTranscript, target: Target, embedder: Embedder, sentences: SentenceVectors | None = None
+) -> IngestReport:
     """Write a transcript ``prepare_transcript`` embedded beforehand; the write lock is held only to write.
 
+    :param sentences: where to keep the prepared sentence vectors, after the commit.
     :raises IndexMismatch: the index at ``target`` was built with another embedder.
     """
     started = time.perf_counter()
@@ -157,8 +193,18 @@ def commit_prepared(prepared: PreparedTranscript, target: Target, embedder: Embe
     with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
         if not _is_unchanged(transaction, prepared.transcript, report):
             _put(transaction, prepared, report)
+    if report.added or report.replaced:
+        _store_sentences(sentences, [prepared])
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store_sentences(sentences: SentenceVectors | None, prepared: Sequence[PreparedTranscript]) -> None:
+    """Add the prepared sentence vectors to the cache; after the commit, so a failed one adds nothing."""
+    embedded = [p for p in prepared if p.sentence_vectors is not None and p.sentences]
+    if sentences is None or not embedded:
+        return
+    sentences.add([s for p in embedded for s in p.sentences], np.concatenate([p.sentence_vectors for p in embedded]))
 
 
 def as_backend(target: Target) -> StoreBackend:

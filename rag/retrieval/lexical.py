@@ -1,15 +1,20 @@
-"""Lexical matching: tokenisation and an Okapi BM25 index over chunk texts (pure, in memory)."""
+"""Lexical matching: tokenisation and an Okapi BM25 index over chunk texts (in memory; saved and loaded whole)."""
 
 from __future__ import annotations
 
 import functools
 import math
 import re
-from collections import Counter, defaultdict
+import zipfile
+from array import array
+from collections import Counter
 from collections.abc import Container, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import snowballstemmer
+
+from rag.errors import IndexCorrupt
 
 STOPWORDS = frozenset(
     """a an and are as at be been but by can could did do does for from had has have he her his
@@ -33,7 +38,8 @@ _POSSESSIVE = ("'s", "’s")
 # Texts whose content terms are remembered (questions and answer sentences; the BM25 index keeps its own).
 _TERMS_CACHE_SIZE = 50_000
 _STEMMER = snowballstemmer.stemmer("english")
-# Snowball in pure Python costs ~60 µs a word; a transcript repeats its words, so remember them.
+# Snowball in pure Python costs ~60 µs a word (PyStemmer's C, which snowballstemmer uses when installed,
+# ~1.4 µs); a transcript repeats its words, so remember them.
 _STEMS: dict[str, str] = {}
 
 
@@ -81,34 +87,87 @@ def weighted_query_terms(question: str, background_weight: float = 1.0) -> dict[
 
 
 class BM25Index:
-    """Okapi BM25 over a fixed list of texts, scored with numpy for every query."""
+    """Okapi BM25 over a fixed list of texts: term -> postings, kept as flat arrays (compressed columns).
+
+    Term ``t`` (id ``vocabulary[t]``) occurs in rows ``rows[start[t]:start[t + 1]]`` (ascending), with
+    its BM25 term-frequency part there in ``weights`` (without the idf, which depends on which rows are
+    searched). Flat arrays, so that a large index saves and loads them whole instead of re-reading
+    every text (``save``/``load``).
+    """
 
     def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
-        self._size = len(texts)
-        # Per term: the rows it occurs in and its BM25 term-frequency part there (without the idf,
-        # which depends on which rows are searched).
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        lengths = np.zeros(self._size, dtype=np.float32)
-        grouped: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        size = len(texts)
+        vocabulary: dict[str, int] = {}
+        term_ids, row_ids, frequencies = array("i"), array("i"), array("i")
+        lengths = np.zeros(size, dtype=np.float32)
         for row, text in enumerate(texts):
             counts = Counter(content_terms(text))
             lengths[row] = sum(counts.values())
             for term, count in counts.items():
-                grouped[term].append((row, count))
-        self._lengths = lengths
-        average = float(lengths.mean()) if self._size else 0.0
+                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
+                row_ids.append(row)
+                frequencies.append(count)
+        terms = np.frombuffer(term_ids, dtype=np.int32)
+        # Stable: within a term, rows stay in ascending order, as they were appended.
+        order = np.argsort(terms, kind="stable")
+        rows = np.frombuffer(row_ids, dtype=np.int32)[order].astype(np.int64)
+        tf = np.frombuffer(frequencies, dtype=np.int32)[order].astype(np.float32)
+        average = float(lengths.mean()) if size else 0.0
         norm = k1 * (1 - b + b * lengths / (average or 1.0))
-        for term, pairs in grouped.items():
-            rows = np.fromiter((row for row, _ in pairs), dtype=np.int64, count=len(pairs))
-            tf = np.fromiter((count for _, count in pairs), dtype=np.float32, count=len(pairs))
-            self._postings[term] = (rows, tf * (k1 + 1) / (tf + norm[rows]))
+        start = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=start[1:])
+        self._set(vocabulary, start, rows, tf * (k1 + 1) / (tf + norm[rows]), lengths, (k1, b))
+
+    def _set(
+        self, vocabulary: dict[str, int], start: np.ndarray, rows: np.ndarray, weights: np.ndarray,
+        lengths: np.ndarray, parameters: tuple[float, float],
+    ) -> None:
+        self._vocabulary, self._start, self._rows, self._weights = vocabulary, start, rows, weights
+        self._lengths, self._size, self.parameters = lengths, len(lengths), parameters
+
+    def save(self, path: Path) -> None:
+        """Write the postings to ``path`` (a ``.npz``; the caller makes the switch atomic)."""
+        with path.open("wb") as handle:
+            np.savez(
+                handle, terms=np.array(list(self._vocabulary), dtype=str), start=self._start, rows=self._rows,
+                weights=self._weights, lengths=self._lengths, parameters=np.array(self.parameters, dtype=np.float64),
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> BM25Index:
+        """The postings ``save`` wrote.
+
+        :raises IndexCorrupt: missing, unreadable or inconsistent.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                parts = {name: stored[name] for name in ("terms", "start", "rows", "weights", "lengths", "parameters")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise IndexCorrupt(f"cannot read the lexical postings {path}: {exc}") from exc
+        if len(parts["start"]) != len(parts["terms"]) + 1 or parts["start"][-1] != len(parts["rows"]):
+            raise IndexCorrupt(f"the lexical postings {path} are inconsistent; delete the file to rebuild it")
+        index = cls.__new__(cls)
+        vocabulary = {str(term): number for number, term in enumerate(parts["terms"].tolist())}
+        k1, b = (float(value) for value in parts["parameters"])
+        index._set(vocabulary, parts["start"], parts["rows"], parts["weights"], parts["lengths"], (k1, b))
+        return index
+
+    def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        number = self._vocabulary.get(term)
+        if number is None:
+            return None
+        first, last = self._start[number], self._start[number + 1]
+        return self._rows[first:last], self._weights[first:last]
 
     def __contains__(self, term: str) -> bool:
-        return term in self._postings
+        return term in self._vocabulary
+
+    def __len__(self) -> int:
+        return self._size
 
     def document_frequency(self, term: str) -> int:
-        posting = self._postings.get(term)
-        return 0 if posting is None else len(posting[0])
+        number = self._vocabulary.get(term)
+        return 0 if number is None else int(self._start[number + 1] - self._start[number])
 
     def rare_terms(self, text: str, max_share: float = 0.02, floor: int = 3) -> set[str]:
         """Content terms of ``text`` found in at most ``max(floor, max_share * texts)`` texts."""
@@ -133,7 +192,7 @@ class BM25Index:
         if not isinstance(terms, Mapping):
             terms = dict.fromkeys(content_terms(query) if terms is None else terms, 1.0)
         for term, weight in terms.items():
-            posting = self._postings.get(term)
+            posting = self._posting(term)
             if posting is None:
                 continue
             rows, weights = posting

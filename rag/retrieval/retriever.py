@@ -1,8 +1,12 @@
 """Retrieval: dense and lexical (BM25) scores over chunks, each read in its turn's context, fused.
 
 A turn is scored with its neighbours: in a meeting an answer is an exchange, and "Yeah." or
-"Okay." between two relevant turns is part of it. Dense cosines are exact over the searched
-rows (the store is flat), so both signals are scored for every row and smoothed the same way.
+"Okay." between two relevant turns is part of it. Over a small index both signals are scored
+exactly for every searched row and smoothed the same way.
+
+A large index (given an approximate vector index) is searched in candidate mode instead: the
+approximate index's nearest rows and BM25's best rows, with their neighbours, are the only rows
+scored (exactly) and fused; speaker and document filters pick rows from tables built at load.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import numpy as np
 
 from rag.embedders.embedding import Embedder
 from rag.indexing.index import TranscriptIndex
-from rag.retrieval.lexical import BM25Index, weighted_query_terms
 from rag.models import Passage
+from rag.retrieval.lexical import BM25Index, weighted_query_terms
+from rag.stores.vector_index import ScoreMoments, VectorIndex
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -53,6 +58,11 @@ class RetrievalTuning:
     reply_share: float = 0.0
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # Candidate mode (an approximate index given): rows taken from the vector index and from BM25,
+    # and the largest filtered row set that is scored exactly instead of through the vector index.
+    dense_pool: int = 100
+    lexical_pool: int = 100
+    exact_rows: int = 20_000
 
 
 class Retriever:
@@ -60,21 +70,37 @@ class Retriever:
 
     def __init__(
         self, index: TranscriptIndex, embedder: Embedder, *, candidate_k: int = 40, rrf_k: int = 60,
-        tuning: RetrievalTuning | None = None,
+        tuning: RetrievalTuning | None = None, lexical: BM25Index | None = None, ann: VectorIndex | None = None,
+        moments: ScoreMoments | None = None,
     ) -> None:
+        """:param lexical: BM25 postings of ``index.chunks`` built beforehand (else built here from their texts).
+        :param ann: an approximate index over the chunks' vectors, row i being ``index.chunks[i]``:
+            searches then score only candidate rows (see the module docstring).
+        :param moments: the vectors' moments, so that candidate mode z-scores cosines against every row
+            (without them, against the candidates).
+        """
         self.index = index
         self.embedder = embedder
         self.tuning = tuning or RetrievalTuning(candidate_k=candidate_k, rrf_k=rrf_k)
         self.candidate_k = self.tuning.candidate_k
         self.rrf_k = self.tuning.rrf_k
-        self.vocabulary = BM25Index([chunk.text for chunk in index.chunks], self.tuning.bm25_k1, self.tuning.bm25_b)
+        self.vocabulary = lexical or BM25Index([chunk.text for chunk in index.chunks], self.tuning.bm25_k1, self.tuning.bm25_b)
+        if len(self.vocabulary) != len(index.chunks) or (ann is not None and ann.size != len(index.chunks)):
+            raise ValueError("the lexical postings and the vector index must cover the index's chunks, row for row")
+        self.ann = ann
+        self.moments = moments
         # Vectors stay in the store, read by chunk id: rows here are positions in ``index.chunks``.
         self._ids = np.array([chunk.id for chunk in index.chunks], dtype=object)
         documents = {name: number for number, name in enumerate(dict.fromkeys(c.document for c in index.chunks))}
         self._document_of = np.fromiter((documents[c.document] for c in index.chunks), dtype=np.int64,
                                         count=len(index.chunks))
-        self._rows_of = {name: np.flatnonzero(self._document_of == number) for name, number in documents.items()}
+        self._rows_of = _rows_by_value(self._document_of, list(documents))
         self._speaker_of = np.array([c.speaker for c in index.chunks], dtype=object)
+        speakers = {name: number for number, name in enumerate(dict.fromkeys(self._speaker_of.tolist()))}
+        self._rows_of_speaker = _rows_by_value(
+            np.fromiter((speakers[name] for name in self._speaker_of), dtype=np.int64, count=len(index.chunks)),
+            list(speakers),
+        )
 
     def search(
         self,
@@ -102,20 +128,31 @@ class Retriever:
             wanted = {document} & wanted if wanted is not None else {document}
         if wanted is not None and not wanted & self._rows_of.keys():
             return []
-        if wanted is None:
-            rows = np.arange(len(self.index.chunks))
-        else:
-            # Sorted, so that each document's chunks stay contiguous for the neighbour context.
-            rows = np.sort(np.concatenate([self._rows_of[name] for name in wanted if name in self._rows_of]))
-        allowed = np.ones(len(rows), dtype=bool)
-        if speakers:
-            allowed = np.isin(self._speaker_of[rows], list(speakers))
-        if not allowed.any():
-            return []
         tuning = self.tuning
+        searched = None if wanted is None else self._document_rows(wanted)
+        if self.ann is None:
+            rows = np.arange(len(self.index.chunks)) if searched is None else searched
+            allowed = np.ones(len(rows), dtype=bool)
+            if speakers:
+                allowed = np.isin(self._speaker_of[rows], list(speakers))
+            if not allowed.any():
+                return []
         if query_vector is None:
             query_vector = self.embedder.embed([query])[0]
-        cosines = self.index.store.similarities(query_vector, None if wanted is None else list(self._ids[rows]))
+        lexical = None
+        if mode in ("bm25", "hybrid"):
+            within = None
+            if tuning.searched_idf and searched is not None:
+                within = np.zeros(len(self.index.chunks), dtype=bool)
+                within[searched] = True
+            lexical = self.vocabulary.scores(query, weighted_query_terms(query, tuning.background_weight), within)
+        spreads: dict[str, tuple[float, float]] = {}
+        if self.ann is not None:
+            rows, allowed, spreads = self._candidates(query_vector, lexical, searched, speakers, prefer_speakers)
+            if not allowed.any():
+                return []
+        exhaustive = self.ann is None and wanted is None
+        cosines = self.index.store.similarities(query_vector, None if exhaustive else list(self._ids[rows]))
         replying = (speakers or prefer_speakers) if tuning.reply_share else None
 
         def in_context(scores: np.ndarray) -> np.ndarray:
@@ -128,14 +165,8 @@ class Retriever:
         signals: dict[str, np.ndarray] = {}
         if mode in ("dense", "hybrid"):
             signals["dense"] = in_context(cosines)
-        if mode in ("bm25", "hybrid"):
-            within = None
-            if tuning.searched_idf and wanted is not None:
-                within = np.zeros(len(self.index.chunks), dtype=bool)
-                within[rows] = True
-            signals["bm25"] = in_context(self.vocabulary.scores(
-                query, weighted_query_terms(query, tuning.background_weight), within
-            )[rows])
+        if lexical is not None:
+            signals["bm25"] = in_context(lexical[rows])
         ranks: dict[str, np.ndarray] = {}
         for name, signal in signals.items():
             order = np.argsort(-np.where(allowed, signal, -np.inf), kind="stable")
@@ -145,7 +176,7 @@ class Retriever:
             rank = np.zeros(len(rows), dtype=np.int64)
             rank[usable[: tuning.candidate_k]] = np.arange(1, min(len(usable), tuning.candidate_k) + 1)
             ranks[name] = rank
-        fused = self._fuse(signals, ranks, allowed)
+        fused = self._fuse(signals, ranks, allowed, spreads)
         if tuning.short_chunk_penalty and tuning.short_chunk_terms:
             short = self.vocabulary.lengths[rows] < tuning.short_chunk_terms
             fused = fused - tuning.short_chunk_penalty * short * np.abs(fused)
@@ -163,30 +194,112 @@ class Retriever:
             for i in best
         ]
 
+    def _document_rows(self, wanted: Collection[str]) -> np.ndarray:
+        """The rows of these documents, sorted: each document's chunks stay contiguous for the neighbour context."""
+        return np.sort(np.concatenate([self._rows_of[name] for name in wanted if name in self._rows_of]))
+
+    def _candidates(
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None,
+        speakers: Sequence[str] | None, prefer: Sequence[str] | None,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[float, float]]]:
+        """Candidate mode's rows to score (sorted), which of them may be returned, and each signal's
+        mean and spread over all the searched rows (for z-scores as if every row had been scored).
+
+        :param searched: the rows of the documents searched (sorted; ``None``: all).
+
+        The vector index's nearest rows and BM25's best among the searched ones (and among the
+        preferred speakers' rows, which a boost may lift), each with the neighbours their context reads.
+        """
+        if speakers:
+            searched = self._restrict(searched, self._speaker_rows(speakers))
+        if searched is not None and not len(searched):
+            return searched, np.zeros(0, dtype=bool), {}
+        found, spreads = self._pool(query_vector, lexical, searched)
+        if prefer and not speakers:
+            preferred = self._restrict(searched, self._speaker_rows(prefer))
+            if len(preferred):
+                found = np.concatenate([found, self._pool(query_vector, lexical, preferred)[0]])
+        rows = self._with_neighbours(np.unique(found))
+        allowed = np.ones(len(rows), dtype=bool) if searched is None else _member(rows, searched)
+        return rows, allowed, spreads
+
+    def _pool(
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+        """The best rows of ``searched`` (``None``: all) by each signal, and each signal's mean and spread there."""
+        tuning = self.tuning
+        spreads: dict[str, tuple[float, float]] = {}
+        if searched is not None and len(searched) <= tuning.exact_rows:
+            cosines = self.index.store.similarities(query_vector, list(self._ids[searched]))
+            spreads["dense"] = (float(cosines.mean()), float(cosines.std()))
+            pool = [searched[_top(cosines, tuning.dense_pool)]]
+        else:
+            mask = None
+            if searched is not None:
+                mask = np.zeros(len(self._ids), dtype=bool)
+                mask[searched] = True
+            if self.moments is not None:
+                # Over the whole index even when some documents are searched: an approximation there.
+                spreads["dense"] = self.moments.spread(query_vector)
+            pool = [self.ann.search(query_vector, tuning.dense_pool, mask)[0]]
+        if lexical is not None:
+            chosen = lexical if searched is None else lexical[searched]
+            spreads["bm25"] = (float(chosen.mean(dtype=np.float64)), float(chosen.std(dtype=np.float64)))
+            scored = np.flatnonzero(lexical)
+            if searched is not None:
+                scored = scored[_member(scored, searched)]
+            pool.append(scored[_top(lexical[scored], tuning.lexical_pool)])
+        return np.concatenate(pool), spreads
+
+    def _speaker_rows(self, speakers: Sequence[str]) -> np.ndarray:
+        theirs = [self._rows_of_speaker[name] for name in speakers if name in self._rows_of_speaker]
+        return np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def _restrict(searched: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        return rows if searched is None else np.intersect1d(searched, rows, assume_unique=True)
+
+    def _with_neighbours(self, found: np.ndarray) -> np.ndarray:
+        """``found`` and the chunks of the same document within the context each one reads, sorted."""
+        tuning = self.tuning
+        window = max(
+            tuning.context_window if tuning.context_weight else 0,
+            1 if (tuning.short_chunk_terms or tuning.reply_share or tuning.exchange_boost) else 0,
+        )
+        rows = [found]
+        for shift in range(1, window + 1):
+            for near in (found - shift, found + shift):
+                inside = (near >= 0) & (near < len(self._ids))
+                near, origin = near[inside], found[inside]
+                rows.append(near[self._document_of[near] == self._document_of[origin]])
+        return np.unique(np.concatenate(rows))
+
     def _in_context(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Each chunk's score plus ``context_weight`` times its neighbours' mean; short chunks folded."""
         tuning = self.tuning
         scores = scores.astype(np.float32)
-        documents = self._document_of[rows]
         if tuning.short_chunk_terms:
             short = self.vocabulary.lengths[rows] < tuning.short_chunk_terms
-            around = self._neighbour_mean(scores, documents, 1)
+            around = self._neighbour_mean(scores, rows, 1)
             scores = np.where(short, np.maximum(scores, around), scores)
         if tuning.context_window and tuning.context_weight:
-            scores = scores + tuning.context_weight * self._neighbour_mean(scores, documents, tuning.context_window)
+            scores = scores + tuning.context_weight * self._neighbour_mean(scores, rows, tuning.context_window)
         return scores
 
     def _as_replies(self, scores: np.ndarray, rows: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
         """``scores`` where each of ``speakers``' chunks takes at least ``reply_share`` of the previous chunk's."""
         replies = np.isin(self._speaker_of[rows], list(speakers))
         replies[0] = False
-        documents = self._document_of[rows]
-        replies[1:] &= documents[1:] == documents[:-1]
+        replies[1:] &= self._adjacent(rows, 1)
         before = np.roll(scores, 1)
         return np.where(replies, np.maximum(scores, self.tuning.reply_share * before), scores)
 
-    @staticmethod
-    def _neighbour_mean(scores: np.ndarray, documents: np.ndarray, window: int) -> np.ndarray:
+    def _adjacent(self, rows: np.ndarray, shift: int) -> np.ndarray:
+        """For each position from ``shift`` on, whether the row ``shift`` places before is the chunk
+        ``shift`` before it in the same document (candidate rows have gaps; searched documents do not)."""
+        return (self._document_of[rows[shift:]] == self._document_of[rows[:-shift]]) & (rows[shift:] - rows[:-shift] == shift)
+
+    def _neighbour_mean(self, scores: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
         """Mean score of the up to ``2 * window`` chunks around each one in the same document."""
         total = np.zeros_like(scores)
         count = np.zeros_like(scores)
@@ -194,15 +307,21 @@ class Retriever:
         for shift in range(1, window + 1):
             if shift >= size:
                 break
-            same = documents[shift:] == documents[:-shift]
+            same = self._adjacent(rows, shift)
             total[shift:] += np.where(same, scores[:-shift], 0.0)
             count[shift:] += same
             total[:-shift] += np.where(same, scores[shift:], 0.0)
             count[:-shift] += same
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
-    def _fuse(self, signals: dict[str, np.ndarray], ranks: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """One score per row: reciprocal-rank fusion, or a weighted sum of z-scores."""
+    def _fuse(
+        self, signals: dict[str, np.ndarray], ranks: dict[str, np.ndarray], allowed: np.ndarray,
+        spreads: dict[str, tuple[float, float]],
+    ) -> np.ndarray:
+        """One score per row: reciprocal-rank fusion, or a weighted sum of z-scores.
+
+        :param spreads: a signal's mean and spread to z-score with (else those of its allowed rows).
+        """
         tuning = self.tuning
         if tuning.fusion == "rrf" or len(signals) == 1:
             fused = np.zeros(len(allowed), dtype=np.float64)
@@ -214,20 +333,41 @@ class Retriever:
                 fused = np.where(fused > 0, fused, 0.0) + 1e-9 * _zscore(signal, allowed)
             return _zscore(fused, allowed)
         weights = {"dense": tuning.dense_weight, "bm25": 1.0 - tuning.dense_weight}
-        return sum(weights[name] * _zscore(signal, allowed) for name, signal in signals.items())
+        return sum(weights[name] * _zscore(signal, allowed, spreads.get(name)) for name, signal in signals.items())
 
     def _speaker_bonus(self, fused: np.ndarray, rows: np.ndarray, prefer: Sequence[str]) -> np.ndarray:
         tuning = self.tuning
         theirs = np.isin(self._speaker_of[rows], list(prefer)).astype(np.float32)
-        documents = self._document_of[rows]
-        near = self._neighbour_mean(theirs, documents, 1) > 0
+        near = self._neighbour_mean(theirs, rows, 1) > 0
         return tuning.speaker_boost * theirs + tuning.exchange_boost * (near & (theirs == 0))
 
 
-def _zscore(values: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """``values`` centred and scaled over the allowed rows (0 where they do not vary)."""
-    chosen = values[allowed]
-    spread = float(chosen.std()) if chosen.size else 0.0
+def _zscore(values: np.ndarray, allowed: np.ndarray, given: tuple[float, float] | None = None) -> np.ndarray:
+    """``values`` centred and scaled over the allowed rows, or by a ``given`` mean and spread (0 where they do not vary)."""
+    if given is None:
+        chosen = values[allowed]
+        given = (float(chosen.mean()), float(chosen.std())) if chosen.size else (0.0, 0.0)
+    mean, spread = given
     if spread == 0.0:
         return np.zeros(len(values), dtype=np.float64)
-    return (values - float(chosen.mean())) / spread
+    return (values - mean) / spread
+
+
+def _rows_by_value(codes: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """For each ``names[c]``, the rows whose code is ``c``, ascending (one sort, not a scan per name)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {name: order[bounds[c]: bounds[c + 1]] for c, name in enumerate(names)}
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` largest ``values`` (in no particular order)."""
+    if len(values) <= n:
+        return np.arange(len(values))
+    return np.argpartition(-values, n)[:n]
+
+
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is in ``sorted_set`` (ascending), by binary search."""
+    at = np.searchsorted(sorted_set, values)
+    return (at < len(sorted_set)) & (sorted_set[np.minimum(at, len(sorted_set) - 1)] == values)

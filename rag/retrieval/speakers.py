@@ -60,9 +60,14 @@ class SpeakerDirectory:
     def __init__(self, transcripts: Iterable[Transcript]) -> None:
         self._aliases: dict[str, set[str]] = defaultdict(set)
         self._texts: list[str] = []
+        # A speaker's label repeats turn after turn: its aliases are worked out once.
+        seen: set[tuple[str, str]] = set()
         for transcript in transcripts:
             self._texts.append(transcript.text)
             for turn in transcript.turns:
+                if (turn.label, turn.speaker) in seen:
+                    continue
+                seen.add((turn.label, turn.speaker))
                 for alias in _aliases_of(turn.label, turn.speaker):
                     self._aliases[alias].add(turn.speaker)
         # Longest first, so "prime minister" wins over "minister" and full names over surnames.
@@ -86,6 +91,9 @@ class SpeakerDirectory:
         subjects: list[str] = []
         consumed = lowered
         for alias in self._ordered:
+            # A substring test first: an archive has thousands of aliases and a question names few.
+            if alias not in consumed:
+                continue
             pattern = self._patterns[alias]
             match = pattern.search(consumed)
             if match:
@@ -100,7 +108,7 @@ class SpeakerDirectory:
             found = subjects
             consumed = lowered
             for alias in self._ordered:
-                if self._aliases[alias] & set(subjects):
+                if alias in consumed and self._aliases[alias] & set(subjects):
                     consumed = self._patterns[alias].sub(" ", consumed)
         named = [(name, subject) for name, subject in _named_people(question) if self._is_absent(name)]
         absent = tuple(dict.fromkeys(name for name, _ in named))
@@ -116,8 +124,11 @@ class SpeakerDirectory:
             return False
         as_person = re.compile(rf"\b{_PERSONAL_TITLE}\s+(?:[A-Z][\w'’\-]+\s+)?{re.escape(name)}\b")
         as_word = re.compile(rf"\b{re.escape(name)}\b")
-        in_corpus = any(as_word.search(text) for text in self._texts)
-        return not in_corpus or any(as_person.search(text) for text in self._texts)
+        # Both patterns contain the name as written: a substring scan (memchr-fast) picks the few
+        # texts worth a regular expression; over an archive of thousands of transcripts it is most of the work.
+        texts = [text for text in self._texts if name in text]
+        in_corpus = any(as_word.search(text) for text in texts)
+        return not in_corpus or any(as_person.search(text) for text in texts)
 
 
 def _aliases_of(label: str, speaker: str) -> set[str]:

@@ -1,59 +1,71 @@
-"""The embedded store: an index in a local folder, vectors searched exactly with FAISS.
+"""The embedded store: an index in a local folder made of immutable segments, searched exactly with FAISS.
 
 Layout of ``index/<name>/``::
 
-    manifest.json            which generation is current, the embedder, and each document's hash
-    texts/<sha256>.txt       each transcript's stored text, content-addressed and never rewritten
-    texts/<sha256>.json      its turns, timed cues and header metadata as its reader found them
-    gen-000007/chunks.jsonl  chunk metadata, line i describing vector i (each line names its chunk id)
-    gen-000007/vectors.faiss the vectors (a flat inner-product index)
-    .lock                    held by the one writer
+    manifest.json              the live segments with the chunk ids marked dead and the documents in
+                               each, the embedder, each document's record (see ``rag.stores.manifest``)
+    texts/<sha256>.txt         each transcript's stored text, content-addressed and never rewritten
+    texts/<sha256>.json        its turns, timed cues and header metadata as its reader found them
+    seg-000007-0/vectors.npy   a segment's vectors (float32, memory-mapped on load)
+    seg-000007-0/chunks.json   its chunk metadata, a list per field, item i describing row i
+                               (see ``rag.stores.segments``)
+    seg-000007-0/hnsw*         a large segment's approximate index (see ``rag.stores.ann``)
+    .lock                      held by the one writer
 
-A commit writes a whole new generation folder, then swaps ``manifest.json`` with ``os.replace``:
-a crash at any point leaves the previous manifest and generation loadable. Readers address rows
-by chunk id through a table built at load; the row order on disk is an implementation detail.
+A commit (``rag.stores.writer``) writes one new segment holding the documents it adds, marks the
+chunks of the documents it removes or replaces dead in the manifest, and swaps ``manifest.json``
+with ``os.replace``: its cost follows the new documents, not the index. When a ``MergePolicy``
+says so (too many segments, too many dead rows), the same commit also rewrites some neighbouring
+segments as one; ``compact`` merges everything. A crash at any point leaves the previous manifest and the segments it names
+loadable; segments no manifest names are removed by the next commit. Readers address rows by
+chunk id through a table built at load; the live rows read in segment order are the chunk order.
+
+``search`` is exact unless the store was opened with an ``AnnPolicy`` and a segment has an
+approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then, unfiltered,
+that segment contributes its HNSW candidates, every smaller segment all its rows, and the
+candidates are scored exactly.
+
+An index of format 2 (one ``gen-NNNNNN/`` folder with ``vectors.faiss``) opens as it is; its next
+commit rewrites it as a segment and removes the folder.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import os
-import shutil
-import tempfile
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError, UnknownDocument
-from rag.models import Chunk, Cue, DocumentMeta, DocumentRecord, Transcript, Turn
-
-# 2: turns, cues and metadata stored beside each text, so caption renderings keep their times.
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
-CHUNKS = "chunks.jsonl"
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocument
+from rag.models import Chunk, DocumentRecord, Transcript
+from rag.stores.manifest import MANIFEST, read_manifest
+from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, merge_all, plan_merges
+from rag.stores.segments import Segment, read_legacy_generation, read_segment
+from rag.stores.transcripts import read_text
+from rag.stores.writer import EmbeddedTransaction, commit, write_lock
 
 
 class EmbeddedStore:
-    """One generation of an embedded index, loaded in memory (the ``ChunkStore`` of this backend)."""
+    """One generation of an embedded index: chunk metadata in memory, vectors mapped from its segments
+    (the ``ChunkStore`` of this backend)."""
 
-    def __init__(self, embedder: str, dim: int, generation: int = 0) -> None:
+    def __init__(self, embedder: str, dim: int, generation: int = 0, ann: AnnPolicy | None = None) -> None:
         self._embedder = embedder
         self._dim = dim
         self._generation = generation
+        self._ann = ann
         self._records: dict[str, DocumentRecord] = {}
         self._transcripts: dict[str, Transcript] = {}
+        self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
-        # Appended blocks are joined when first read: an ingest of many documents copies the matrix once.
-        self._blocks: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)]
+        # Where each segment's live rows start in the chunk order.
+        self._starts = np.zeros(0, dtype=np.int64)
+        self._live: np.ndarray | None = None
+        self._filter_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
 
     @property
     def embedder(self) -> str:
@@ -66,6 +78,11 @@ class EmbeddedStore:
     @property
     def generation(self) -> int:
         return self._generation
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The segments this generation reads, oldest first, with their dead rows."""
+        return self._segments
 
     def documents(self) -> Mapping[str, DocumentRecord]:
         return self._records
@@ -85,11 +102,10 @@ class EmbeddedStore:
         return [self._chunks[self._row_of[chunk_id]] for chunk_id in ids]
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        return self._matrix()[self._rows(ids)]
+        return self._gather(self._rows(ids))
 
     def similarities(self, query: np.ndarray, ids: Sequence[str] | None = None) -> np.ndarray:
-        rows = np.arange(len(self._chunks)) if ids is None else self._rows(ids)
-        return self._matrix()[rows] @ self._query(query)
+        return (self._matrix() if ids is None else self._gather(self._rows(ids))) @ self._query(query)
 
     def search(
         self,
@@ -99,14 +115,50 @@ class EmbeddedStore:
         documents: Collection[str] | None = None,
         speakers: Collection[str] | None = None,
     ) -> list[tuple[str, float]]:
-        rows = np.array(
-            [row for row, chunk in enumerate(self._chunks)
-             if (documents is None or chunk.document in documents) and (speakers is None or chunk.speaker in speakers)],
-            dtype=np.int64,
-        )
-        if k <= 0 or rows.size == 0:
+        if k <= 0 or not self._chunks:
             return []
-        candidates = np.ascontiguousarray(self._matrix()[rows])
+        if documents is None and speakers is None:
+            if self._ann is not None and any(segment.ann is not None for segment in self._segments):
+                return self._search_approximately(self._query(query), k)
+            # The live matrix itself is searched: no copy of every vector per query.
+            return self._knn(query, k, np.arange(len(self._chunks)), np.ascontiguousarray(self._matrix()))
+        chosen = np.ones(len(self._chunks), dtype=bool)
+        for wanted, (codes, code_of) in ((documents, self._codes("document")), (speakers, self._codes("speaker"))):
+            if wanted is not None:
+                chosen &= np.isin(codes, [code_of[name] for name in wanted if name in code_of])
+        rows = np.flatnonzero(chosen)
+        return self._knn(query, k, rows, self._gather(rows)) if rows.size else []
+
+    def _codes(self, field: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Each chunk's ``field`` (document or speaker) as a small integer, and the integer of each value:
+        a filter is then one vectorised comparison instead of a Python loop over every chunk."""
+        codes = self._filter_codes.get(field)
+        if codes is None:
+            code_of: dict[str, int] = {}
+            values = np.fromiter((code_of.setdefault(getattr(chunk, field), len(code_of)) for chunk in self._chunks),
+                                 dtype=np.int32, count=len(self._chunks))
+            codes = self._filter_codes[field] = (values, code_of)
+        return codes
+
+    def _search_approximately(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Exact scores of the candidates: HNSW's from segments that have one, every row of the others."""
+        policy = self._ann
+        positions = []
+        for segment, start in zip(self._segments, self._starts):
+            live = segment.live_rows.size
+            if segment.ann is None or live == 0:
+                positions.append(np.arange(start, start + live))
+                continue
+            # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
+            wanted = -(-k * policy.oversample * segment.rows // live)
+            rows = segment.ann.candidates(query, wanted, policy.ef_search)
+            rows = rows[segment.is_live[rows]]
+            positions.append(start + np.searchsorted(segment.live_rows, rows))
+        candidates = np.sort(np.concatenate(positions))
+        return self._knn(query, k, candidates, self._gather(candidates))
+
+    def _knn(self, query: np.ndarray, k: int, rows: np.ndarray, candidates: np.ndarray) -> list[tuple[str, float]]:
+        """The ``k`` best of ``candidates`` (row i holds the vector of chunk ``rows[i]``), scored exactly."""
         try:
             scores, found = faiss.knn(
                 self._query(query).reshape(1, -1), candidates, min(k, rows.size), metric=faiss.METRIC_INNER_PRODUCT
@@ -120,9 +172,19 @@ class EmbeddedStore:
         matrix: np.ndarray,
     ) -> None:
         """Hold what a backend read for this generation (``matrix`` row i is ``chunks[i]``'s vector)."""
-        self._records, self._transcripts = records, transcripts
-        self._blocks = [matrix]
-        self._set_chunks(chunks)
+        self.hold(records, transcripts, [Segment(None, chunks, matrix)])
+
+    def hold(
+        self, records: dict[str, DocumentRecord], transcripts: dict[str, Transcript], segments: list[Segment]
+    ) -> None:
+        """Hold what a backend read for this generation: the live rows of ``segments``, in order."""
+        self._records, self._transcripts, self._segments = records, transcripts, segments
+        self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
+        self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
+        sizes = [segment.live_rows.size for segment in segments]
+        self._starts = np.cumsum([0] + sizes[:-1], dtype=np.int64) if segments else np.zeros(0, dtype=np.int64)
+        self._live = None
+        self._filter_codes = {}
 
     def _query(self, query: np.ndarray) -> np.ndarray:
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
@@ -131,57 +193,51 @@ class EmbeddedStore:
         return query
 
     def _matrix(self) -> np.ndarray:
-        if len(self._blocks) > 1:
-            self._blocks = [np.concatenate(self._blocks)]
-        return self._blocks[0]
+        """Every live vector in chunk order, built when first read.
+
+        One segment without dead rows is its mapped file. Otherwise the live rows are copied into
+        one matrix: BLAS sums a row's products in an order that depends on where the row falls in
+        the matrix it multiplies, so scoring segment by segment would move scores in their last
+        bits, and a merge would then change rankings between near-equal chunks.
+        """
+        live = self._live
+        if live is None:
+            parts = [segment.live_matrix() for segment in self._segments]
+            if len(parts) == 1:
+                live = parts[0]
+            else:
+                live = np.concatenate(parts) if parts else np.zeros((0, self._dim), dtype=np.float32)
+            self._live = live
+        return live
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of these positions in the chunk order, copied from their segments (no live matrix built)."""
+        if len(self._segments) == 1:
+            segment = self._segments[0]
+            return segment.matrix[segment.live_rows[rows] if segment.dead else rows]
+        gathered = np.empty((len(rows), self._dim), dtype=np.float32)
+        which = np.searchsorted(self._starts, rows, side="right") - 1
+        for number in np.unique(which):
+            segment, chosen = self._segments[number], which == number
+            gathered[chosen] = segment.matrix[segment.live_rows[rows[chosen] - self._starts[number]]]
+        return gathered
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         return np.fromiter((self._row_of[chunk_id] for chunk_id in ids), dtype=np.int64, count=len(ids))
 
-    def _set_chunks(self, chunks: list[Chunk]) -> None:
-        self._chunks = chunks
-        self._row_of = {chunk.id: row for row, chunk in enumerate(chunks)}
-
-
-class EmbeddedTransaction:
-    """The writer's working copy of an embedded index (see ``StoreBackend.transaction``)."""
-
-    def __init__(self, state: EmbeddedStore) -> None:
-        self._state = state
-        self.changed = False
-
-    def documents(self) -> Mapping[str, DocumentRecord]:
-        return self._state.documents()
-
-    def put(self, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        state = self._state
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(chunks), state.dim):
-            raise ValueError(f"expected {len(chunks)} vectors of dimension {state.dim}, got shape {vectors.shape}")
-        if transcript.id in state._records:
-            self.remove(transcript.id)
-        state._blocks.append(vectors)
-        state._set_chunks(state._chunks + list(chunks))
-        state._transcripts[transcript.id] = transcript
-        state._records[transcript.id] = record_of(transcript, len(chunks))
-        self.changed = True
-
-    def remove(self, document_id: str) -> None:
-        state = self._state
-        state.transcript(document_id)
-        keep = [row for row, chunk in enumerate(state._chunks) if chunk.document != document_id]
-        state._blocks = [state._matrix()[np.asarray(keep, dtype=np.int64)]]
-        state._set_chunks([state._chunks[row] for row in keep])
-        del state._transcripts[document_id]
-        del state._records[document_id]
-        self.changed = True
-
 
 class EmbeddedBackend:
-    """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects)."""
+    """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects).
 
-    def __init__(self, path: Path) -> None:
+    :param merge: when commits also merge segments; ``None``: only ``compact`` merges.
+    :param ann: when written segments get an approximate index, and how ``search`` uses it;
+        ``None``: none is built, and ``search`` is exact.
+    """
+
+    def __init__(self, path: Path, merge: MergePolicy | None = None, ann: AnnPolicy | None = None) -> None:
         self.path = Path(path)
+        self.merge = merge
+        self.ann = ann
 
     @property
     def location(self) -> str:
@@ -196,242 +252,59 @@ class EmbeddedBackend:
         return (status.st_ino, status.st_mtime_ns)
 
     def open(self, embedder: str | None = None) -> EmbeddedStore:
-        path = self.path
-        manifest = read_manifest(path)
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"index {path} has format version {manifest.get('format_version')}, "
-                f"this Verbatim reads version {FORMAT_VERSION}; rebuild it with 'rag ingest'"
-            )
-        if embedder is not None and manifest.get("embedder") != embedder:
-            raise IndexMismatch(
-                f"index {path} was built with embedder {manifest.get('embedder')!r}, "
-                f"but {embedder!r} is configured; rebuild it or change VERBATIM_EMBEDDER"
-            )
-        try:
-            store = EmbeddedStore(manifest["embedder"], int(manifest["dim"]),
-                                  int(manifest["generation"].split("-")[1]))
-            generation_dir = path / manifest["generation"]
-            records = {doc_id: DocumentRecord(**raw) for doc_id, raw in manifest["documents"].items()}
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise IndexCorrupt(f"the manifest of index {path} is malformed ({exc!r})") from exc
-        matrix = _read_vectors(generation_dir / VECTORS, store.dim)
-        chunks = _read_chunks(generation_dir / CHUNKS)
-        if len(chunks) != len(matrix):
-            raise IndexCorrupt(f"index {path}: {len(chunks)} chunks but {len(matrix)} vectors; rebuild it")
-        store.fill(records, {doc_id: _read_text(path, record) for doc_id, record in records.items()}, chunks, matrix)
-        if len(store._row_of) != len(chunks):
-            raise IndexCorrupt(f"index {path}: two chunks share an id; rebuild it")
+        while True:
+            stamp = self.stamp()
+            try:
+                return self._open(embedder)
+            except IndexCorrupt:
+                # A commit between our reading the manifest and its segments may have merged and
+                # removed one of them: read the new manifest. Unchanged, the index is broken.
+                if self.stamp() == stamp:
+                    raise
+
+    def _open(self, embedder: str | None) -> EmbeddedStore:
+        manifest = read_manifest(self.path, embedder)
+        if manifest.legacy is not None:
+            segments = [read_legacy_generation(self.path / manifest.legacy, manifest.dim)]
+        else:
+            segments = [read_segment(self.path / entry.name, manifest.dim, entry.rows, entry.dead)
+                        for entry in manifest.segments]
+        store = EmbeddedStore(manifest.embedder, manifest.dim, manifest.generation, self.ann)
+        transcripts = {doc_id: read_text(self.path, record) for doc_id, record in manifest.documents.items()}
+        store.hold(manifest.documents, transcripts, segments)
+        if len(store._row_of) != len(store._chunks):
+            raise IndexCorrupt(f"index {self.path}: two chunks share an id; rebuild it")
         return store
 
     @contextmanager
     def transaction(self, embedder: str, dim: int) -> Iterator[EmbeddedTransaction]:
         with write_lock(self.path):
             try:
-                state = self.open(embedder)
+                manifest = read_manifest(self.path, embedder)
             except IndexNotFound:
-                state = EmbeddedStore(embedder, dim)
-            transaction = EmbeddedTransaction(state)
+                manifest = None
+            transaction = EmbeddedTransaction(self.path, embedder, manifest.dim if manifest else dim, manifest)
             yield transaction
             if transaction.changed:
-                self._commit(state)
+                commit(transaction, lambda shapes: plan_merges(shapes, self.merge), self.ann)
 
-    def _commit(self, state: EmbeddedStore) -> None:
-        """Write a new generation and switch the manifest to it atomically.
+    def compact(self) -> CompactReport:
+        """Merge every segment into one without dead rows, with its approximate index if it is large
+        enough for the ``ann`` policy (exact search results do not change).
 
+        :raises IndexNotFound: nothing was ever committed here.
         :raises IndexWriteError: a file could not be written; the previous generation stands.
         """
-        try:
-            self._write(state)
-        except OSError as exc:
-            raise IndexWriteError(f"cannot write the index {self.path}: {exc}") from exc
-
-    def _write(self, state: EmbeddedStore) -> None:
-        path = self.path
-        texts = path / "texts"
-        texts.mkdir(exist_ok=True)
-        for transcript in state._transcripts.values():
-            target = texts / f"{transcript.sha256}.txt"
-            if not target.exists():
-                _write_atomic(target, transcript.text.encode("utf-8"))
-            structure = texts / f"{transcript.sha256}.json"
-            if not structure.exists():
-                _write_atomic(structure, json.dumps(structure_of(transcript), ensure_ascii=False).encode("utf-8"))
-        generation = state.generation + 1
-        staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=path))
-        try:
-            _write_vectors(staging / VECTORS, state._matrix())
-            lines = "".join(json.dumps(asdict(chunk), ensure_ascii=False) + "\n" for chunk in state._chunks)
-            (staging / CHUNKS).write_text(lines, encoding="utf-8")
-            for written in staging.iterdir():
-                _fsync(written)
-            final = path / f"gen-{generation:06d}"
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "embedder": state.embedder,
-            "dim": state.dim,
-            "generation": final.name,
-            "chunks": len(state._chunks),
-            "documents": {doc_id: asdict(record) for doc_id, record in sorted(state._records.items())},
-        }
-        _write_atomic(path / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-        _prune(path, keep=final.name, live_texts={t.sha256 for t in state._transcripts.values()})
-
-
-def record_of(transcript: Transcript, chunks: int) -> DocumentRecord:
-    """The record a store keeps about ``transcript``, stamped now."""
-    meta = transcript.metadata
-    return DocumentRecord(
-        id=transcript.id,
-        sha256=transcript.sha256,
-        source=Path(transcript.source).name if transcript.source else "",
-        turns=len(transcript.turns),
-        chunks=chunks,
-        speakers=transcript.speakers,
-        added_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        format=transcript.format,
-        title=meta.title,
-        date=meta.date,
-        place=meta.place,
-        venue=meta.venue,
-        time=meta.time,
-    )
-
-
-def read_manifest(path: Path) -> dict:
-    """The parsed manifest of the index at ``path``."""
-    manifest_path = path / MANIFEST
-    if not manifest_path.exists():
-        raise IndexNotFound(f"no index at {path} (run 'rag ingest' first)")
-    try:
-        return json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"cannot read {manifest_path}: {exc}") from exc
-
-
-@contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the index folder so that two writers never interleave."""
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _read_vectors(path: Path, dim: int) -> np.ndarray:
-    """The rows of a vector file; a missing, truncated or foreign file is ``IndexCorrupt``."""
-    try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"cannot read the vector file {path}: {str(exc).splitlines()[0]}") from exc
-    if index.d != dim:
-        raise IndexCorrupt(f"the vector file {path} has dimension {index.d}, the manifest says {dim}")
-    if index.ntotal == 0:
-        return np.zeros((0, dim), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
-
-
-def _write_vectors(path: Path, matrix: np.ndarray) -> None:
-    index = faiss.IndexFlatIP(matrix.shape[1])
-    if len(matrix):
-        index.add(np.ascontiguousarray(matrix, dtype=np.float32))
-    try:
-        faiss.write_index(index, str(path))
-    except RuntimeError as exc:
-        raise IndexWriteError(f"cannot write the vector file {path}: {str(exc).splitlines()[0]}") from exc
-
-
-def _read_chunks(path: Path) -> list[Chunk]:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return [_chunk_from_json(json.loads(line)) for line in handle if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise IndexCorrupt(f"cannot read chunk metadata {path}: {exc}") from exc
-
-
-def _chunk_from_json(raw: dict) -> Chunk:
-    raw["flags"] = tuple(raw.get("flags", ()))
-    return Chunk(**raw)
-
-
-def _read_text(path: Path, record: DocumentRecord) -> Transcript:
-    text_path = path / "texts" / f"{record.sha256}.txt"
-    try:
-        data = text_path.read_bytes()
-        structure = json.loads((path / "texts" / f"{record.sha256}.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"index {path}: the text or turns of {record.id!r} are missing or unreadable ({exc})") from exc
-    if hashlib.sha256(data).hexdigest() != record.sha256:
-        raise IndexCorrupt(f"index {path}: the text of {record.id!r} does not match its hash")
-    try:
-        return transcript_from(structure, record, data.decode("utf-8"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IndexCorrupt(f"index {path}: the turns of {record.id!r} are malformed ({exc!r})") from exc
-
-
-def structure_of(transcript: Transcript) -> dict:
-    """What a transcript's reader found, keyed by content: the same text always has the same turns."""
-    return {
-        "format": transcript.format,
-        "metadata": asdict(transcript.metadata),
-        "cues": [asdict(cue) for cue in transcript.cues],
-        "turns": [{k: v for k, v in asdict(turn).items() if k != "document"} for turn in transcript.turns],
-    }
-
-
-def transcript_from(structure: dict, record: DocumentRecord, text: str) -> Transcript:
-    turns = tuple(
-        Turn(document=record.id, **{**raw, "flags": tuple(raw.get("flags", ()))}) for raw in structure["turns"]
-    )
-    for turn in turns:
-        if text[turn.char_start : turn.char_end] != turn.text:
-            raise ValueError(f"turn {turn.index} does not match the stored text")
-    return Transcript(
-        id=record.id,
-        source=record.source,
-        text=text,
-        sha256=record.sha256,
-        turns=turns,
-        format=structure["format"],
-        metadata=DocumentMeta(**structure["metadata"]),
-        cues=tuple(Cue(**raw) for raw in structure["cues"]),
-    )
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _prune(path: Path, keep: str, live_texts: set[str]) -> None:
-    """Remove older generations, abandoned staging folders and temp files, and texts no document uses."""
-    for entry in path.iterdir():
-        if entry.is_dir() and entry.name.startswith(("gen-", ".gen-")) and entry.name != keep:
-            shutil.rmtree(entry, ignore_errors=True)
-        elif entry.is_file() and entry.name.startswith(f".{MANIFEST}."):
-            entry.unlink(missing_ok=True)
-    for stored in (path / "texts").iterdir():
-        if stored.suffix in (".txt", ".json") and stored.stem not in live_texts:
-            stored.unlink(missing_ok=True)
+        started = time.perf_counter()
+        with write_lock(self.path):
+            manifest = read_manifest(self.path)
+            transaction = EmbeddedTransaction(self.path, manifest.embedder, manifest.dim, manifest)
+            shapes = [slot.shape(self.ann) for slot in transaction.slots]
+            runs = merge_all(shapes)
+            if runs:
+                commit(transaction, lambda _: runs, self.ann)
+        return CompactReport(
+            segments_before=len(shapes), segments_after=1 if runs else len(shapes),
+            dead_rows_dropped=sum(shape.dead for shape in shapes) if runs else 0,
+            rows=sum(shape.live for shape in shapes), seconds=time.perf_counter() - started,
+        )

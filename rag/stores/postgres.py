@@ -39,9 +39,13 @@ try:
 except ImportError as exc:  # the optional 'postgres' extra
     raise StoreUnavailable(f"a postgresql:// store needs psycopg: pip install 'verbatim[postgres]' ({exc})") from exc
 from rag.models import Chunk, DocumentRecord, Transcript
-from rag.stores.embedded import FORMAT_VERSION, EmbeddedStore, record_of, structure_of, transcript_from
+from rag.stores.embedded import EmbeddedStore
+from rag.stores.transcripts import record_of, structure_of, transcript_from
 
 SCHEMA_PREFIX = "verbatim_"
+# The schema's layout (2: turns, cues and metadata stored with each text); it changes independently
+# of the embedded store's folder format.
+FORMAT_VERSION = 2
 # Used when the URL sets no connect_timeout: a replica whose database is down answers 503 in
 # seconds instead of hanging on the TCP handshake.
 DEFAULT_CONNECT_TIMEOUT_S = 5

@@ -1,0 +1,98 @@
+"""Search structures of a large index, derived from one committed generation and saved beside it.
+
+Reading a million chunk texts to build BM25, and indexing a million vectors approximately, takes
+minutes: a large index's postings and approximate vector index are built once per generation, saved
+under ``<index>/derived/<fingerprint>/``, and loaded by every later start (and by every worker).
+A new generation gets a new fingerprint; the folders of older ones are removed when it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import IndexCorrupt
+from rag.indexing.index import TranscriptIndex
+from rag.retrieval.lexical import BM25Index
+from rag.stores.base import ChunkStore
+from rag.stores.vector_index import AnnSpec, ScoreMoments, VectorIndex
+
+DERIVED = "derived"
+
+
+@dataclass(frozen=True)
+class ScaleStructures:
+    """What candidate-mode retrieval reads: BM25 postings, an approximate index and the vectors' moments (row i = chunk i)."""
+
+    lexical: BM25Index
+    ann: VectorIndex
+    moments: ScoreMoments
+
+
+def fingerprint(store: ChunkStore) -> str:
+    """Names one generation's rows: the embedder, generation, chunk count and first and last chunk ids."""
+    ids = store.chunk_ids()
+    ends = f"{ids[0]}|{ids[-1]}" if len(ids) else ""
+    described = f"{store.embedder}|{store.generation}|{len(ids)}|{ends}"
+    return f"gen-{store.generation:06d}-{hashlib.sha256(described.encode('utf-8')).hexdigest()[:12]}"
+
+
+def ann_path(target: Path, spec: AnnSpec) -> Path:
+    """Where in a generation's folder the approximate index of ``spec``'s build parameters is saved."""
+    shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
+    return target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
+
+
+def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float, b: float) -> ScaleStructures:
+    """The saved structures of ``index``'s generation, built and saved first when missing or unreadable.
+
+    :param folder: where derived structures live (``<index>/derived``).
+    """
+    target = folder / fingerprint(index.store)
+    lexical_path = target / f"lexical-k1_{k1:g}-b_{b:g}.npz"
+    vectors_path = ann_path(target, spec)
+    moments_path = target / "moments.npz"
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        lexical = BM25Index.load(lexical_path)
+    except IndexCorrupt:
+        lexical = BM25Index([chunk.text for chunk in index.chunks], k1, b)
+        _save_atomic(lexical_path, lexical.save)
+    try:
+        ann = VectorIndex.load(vectors_path, spec)
+        moments = ScoreMoments.load(moments_path)
+    except IndexCorrupt:
+        matrix = index.store.vectors([chunk.id for chunk in index.chunks])
+        ann = VectorIndex.build(matrix, spec)
+        moments = ScoreMoments.of(matrix)
+        del matrix
+        _save_atomic(vectors_path, ann.save)
+        _save_atomic(moments_path, moments.save)
+    if len(lexical) != len(index.chunks) or ann.size != len(index.chunks):
+        raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
+                           "delete that folder to rebuild them")
+    _prune(folder, keep=target.name)
+    return ScaleStructures(lexical, ann, moments)
+
+
+def _save_atomic(path: Path, save) -> None:
+    """``save(temporary path)``, then move it into place: a reader never sees half a file."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        save(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _prune(folder: Path, keep: str) -> None:
+    """Remove the structures of other generations."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
