@@ -241,7 +241,7 @@ class Engine:
 
     def status(self) -> IndexStatus:
         index = self.snapshot.index
-        return IndexStatus(len(index.transcripts), len(index.chunks), index.generation)
+        return IndexStatus(len(index.records), len(index.chunks), index.generation)
 
     # Writing: each commit is followed by a reload, so the next request sees it.
 
@@ -366,7 +366,7 @@ def load_index(settings: Settings, embedder_name: str | None = None, index_path:
     """The index at ``index_path`` (default: the settings'), its speakers resolved to persons."""
     path = index_path or settings.index_path
     speaker_map = SpeakerMap.load(_speaker_map_path(settings, path))
-    return TranscriptIndex(open_store(settings, path).open(embedder_name), speaker_map)
+    return TranscriptIndex(open_store(settings, path).open(embedder_name), speaker_map, settings.transcript_cache_size)
 
 
 def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | None = None) -> Snapshot:
@@ -430,7 +430,9 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(
         retriever=retriever,
-        directory=SpeakerDirectory(index.transcripts.values()),
-        verifier_for=make_verifier_cache(index.transcripts, settings.repair_min_similarity),
+        directory=SpeakerDirectory(
+            ((label, speaker) for _, speaker, label, _ in index.voices), lambda: [t.text for t in index.transcripts()]
+        ),
+        verifier_for=make_verifier_cache(index.transcript, settings.repair_min_similarity, settings.transcript_cache_size),
         refusal=load_refusal_model(settings.refusal_model),
     )

@@ -128,6 +128,15 @@ class DocumentRecord:
     place: str | None = None
     venue: str | None = None
     time: str | None = None
+    # Each (canonical speaker, label) pair in order of first appearance with its number of turns: what
+    # speaker resolution and listings need, so that loading an index need not parse every transcript.
+    # ``None``: an index written before records kept it (the transcript is read instead).
+    voices: tuple[tuple[str, str, int], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.voices is not None:
+            # Read back from JSON, the pairs are lists.
+            object.__setattr__(self, "voices", tuple((str(s), str(label), int(n)) for s, label, n in self.voices))
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     embed_threads: int = Field(0, ge=0, le=256)
     # Question vectors remembered per process (least recently used out): a repeated question is not re-embedded.
     query_cache_size: int = Field(4096, ge=0)
+    # Transcripts (with their quote verifiers) kept in memory per process, least recently used out:
+    # they are read from disk when a quote, context or /documents first needs one, so a large index
+    # starts without parsing every transcript; 256 holds a busy day's documents in tens of MiB.
+    transcript_cache_size: int = Field(256, ge=1)
     # Texts an ingest hands the embedder at once (a transcript's chunks longest first), and between
     # two progress reports. Changing it changes the grouping, so stored vectors may differ in their
     # last bits (fp32: by at most 3e-8).

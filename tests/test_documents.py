@@ -10,7 +10,7 @@ import pytest
 
 from rag.engine import Engine, load_index
 from rag.indexing.ingest import ingest_files
-from rag.indexing.persons import SpeakerMap, resolve
+from rag.indexing.persons import SpeakerMap, resolve, voices_in
 from rag.settings import Settings
 
 from tests.conftest import REAL_FORMAT_FILES, REAL_FORMATS, SEED
@@ -108,7 +108,8 @@ def test_a_speaker_map_names_diarization_ids_and_applies_on_reload(press_index, 
 
 def test_speaker_map_merges_and_renames(press_index):
     index = load_index(Settings(_env_file=None, index_path=press_index))
-    mapping = resolve(index.transcripts.values(), SpeakerMap.from_dict({"persons": {"John Kerry": ["KERRY"]}}))
+    stored = [voice for doc, record in index.records.items() for voice in voices_in(doc, record.voices)]
+    mapping = resolve(stored, SpeakerMap.from_dict({"persons": {"John Kerry": ["KERRY"]}}))
     assert mapping[(NEW_YORK, "KERRY")] == "JOHN KERRY"
     with pytest.raises(Exception, match="'persons' must map a name to a list of labels"):
         SpeakerMap.from_dict({"persons": {"John Kerry": "KERRY"}})

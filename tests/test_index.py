@@ -65,7 +65,7 @@ def test_a_bad_file_in_a_batch_is_reported_and_the_others_are_kept(tmp_path, ing
     assert report.added == ["good"]
     assert [path for path, _ in report.rejected] == [str(bad)]
     assert "bad.txt:1: not valid UTF-8" in report.rejected[0][1]
-    assert set(load(index_path).transcripts) == {"kerry-lavrov-moscow-2015-12-15", "good"}
+    assert set(load(index_path).records) == {"kerry-lavrov-moscow-2015-12-15", "good"}
 
 
 def test_a_folder_skips_sidecars_and_other_files_and_says_why(tmp_path, ingest):
@@ -102,7 +102,7 @@ def test_a_crash_while_saving_leaves_the_previous_index_loadable(tmp_path, inges
         ingest([other], index_path)
     monkeypatch.undo()
     index = load(index_path, "hash-64")
-    assert list(index.transcripts) == ["kerry-lavrov-moscow-2015-12-15"]
+    assert list(index.records) == ["kerry-lavrov-moscow-2015-12-15"]
     assert not [p for p in index_path.iterdir() if p.name.startswith(".seg-")]
 
 
@@ -143,8 +143,10 @@ def test_corrupt_files_fail_with_a_message_naming_them(tmp_path, ingest, seed_pa
     shutil.copytree(index_path, text)
     stored = next((text / "texts").iterdir())
     stored.write_text(stored.read_text().replace("Lavrov", "Putin"))
+    # Transcripts are read on first use, so an edited text is found when something asks for it.
+    edited = load(text)
     with pytest.raises(IndexCorrupt, match="does not match its hash"):
-        load(text)
+        list(edited.transcripts())
 
     with pytest.raises(IndexNotFound, match="run 'rag ingest' first"):
         load(tmp_path / "nowhere")
@@ -157,7 +159,7 @@ def test_remove_document(tmp_path, ingest, seed_path):
     ingest([seed_path, other], index_path)
     remove_document(index_path, HashEmbedder(), "kerry-lavrov-moscow-2015-12-15")
     index = load(index_path)
-    assert list(index.transcripts) == ["meeting"]
+    assert list(index.records) == ["meeting"]
     assert [c.document for c in index.chunks] == ["meeting", "meeting"]
     assert len(list((index_path / "texts").glob("*.txt"))) == 1
     manifest = json.loads((index_path / "manifest.json").read_text())

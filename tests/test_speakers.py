@@ -6,7 +6,7 @@ from rag.retrieval.speakers import SpeakerDirectory
 
 @pytest.fixture(scope="module")
 def seed_directory(seed_path):
-    return SpeakerDirectory([read_transcript(seed_path)])
+    return SpeakerDirectory.of([read_transcript(seed_path)])
 
 
 @pytest.mark.parametrize(
@@ -35,14 +35,14 @@ def test_speaker_mentions_in_the_seed(seed_directory, question, speakers, absent
 
 
 def test_offices_in_parentheses_name_their_holder(qmsum_dir):
-    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "covid_2.txt")])
+    directory = SpeakerDirectory.of([read_transcript(qmsum_dir / "transcripts" / "covid_2.txt")])
     assert directory.mention("What did the Prime Minister say about fraud?").speakers == ("JUSTIN TRUDEAU",)
     assert directory.mention("What did the Minister of Seniors say about seniors?").speakers == ("DEB SCHULTE",)
     assert directory.mention("What did Scheer ask?").speakers == ("ANDREW SCHEER",)
 
 
 def test_a_possessive_speaker_name_is_not_taken_for_an_absent_person(qmsum_dir):
-    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
+    directory = SpeakerDirectory.of([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
     mention = directory.mention("What was Bethan Owen's comment towards the high-risk category?")
     assert (mention.speakers, mention.absent) == (("BETHAN OWEN",), ())
 
@@ -57,7 +57,7 @@ def design_team(tmp_path_factory):
         "INDUSTRIAL DESIGNER: Rubber is cheaper than titanium.\n",
         encoding="utf-8",
     )
-    return SpeakerDirectory([read_transcript(path)])
+    return SpeakerDirectory.of([read_transcript(path)])
 
 
 @pytest.mark.parametrize(
@@ -77,14 +77,14 @@ def test_roles_are_named_by_their_full_or_short_title(design_team, question, spe
 
 
 def test_a_possessive_with_a_stray_space_names_the_speaker(qmsum_dir):
-    directory = SpeakerDirectory([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
+    directory = SpeakerDirectory.of([read_transcript(qmsum_dir / "transcripts" / "education_10.txt")])
     assert directory.mention("Summarize Bethan Owen' s opinion on inspections.").speakers == ("BETHAN OWEN",)
 
 
 def test_an_anonymised_role_is_named_by_the_role_alone(tmp_path):
     path = tmp_path / "group.txt"
     path.write_text("PROFESSOR B: Let us start.\n\nGRAD A: The disks are full.\n\nGRAD E: I ordered more.\n", encoding="utf-8")
-    directory = SpeakerDirectory([read_transcript(path)])
+    directory = SpeakerDirectory.of([read_transcript(path)])
     assert directory.mention("What did the professor think about disks?").speakers == ("B",)
     assert set(directory.mention("What did the grad say about disks?").speakers) == {"GRAD A", "GRAD E"}
     assert directory.mention("What did Grad E contribute to the disks?").speakers == ("GRAD E",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -166,7 +167,7 @@ class Answerer:
         terms: set[str] = set()
         for document in documents:
             if document not in self._document_terms:
-                self._document_terms[document] = frozenset(content_terms(self.retriever.index.transcripts[document].text))
+                self._document_terms[document] = frozenset(content_terms(self.retriever.index.transcript(document).text))
             terms |= self._document_terms[document]
         return terms
 
@@ -187,9 +188,9 @@ class Answerer:
     def _where(self, documents: tuple[str, ...] | None, *, speakers: bool = True) -> str:
         """The documents searched, named for a refusal message (with their speakers when there is one)."""
         index = self.retriever.index
-        chosen = list(documents) if documents is not None else list(index.transcripts)
+        chosen = list(documents) if documents is not None else list(index.records)
         if len(chosen) == 1:
-            name = "this transcript" if len(index.transcripts) == 1 else describe(self._records[chosen[0]])
+            name = "this transcript" if len(index.records) == 1 else describe(self._records[chosen[0]])
             if not speakers:
                 return name
             who = ", ".join([p.name for p in index.people(chosen[0]) if p.role != ROLE_QUESTIONER][:8])
@@ -327,14 +328,21 @@ def validate_question(question: str, max_chars: int) -> str:
     return stripped
 
 
-def make_verifier_cache(transcripts: dict[str, Transcript], repair_min_similarity: float) -> Callable[[str], QuoteVerifier]:
-    """One ``QuoteVerifier`` per document, built on first use."""
-    cache: dict[str, QuoteVerifier] = {}
+def make_verifier_cache(
+    transcript: Callable[[str], Transcript], repair_min_similarity: float, size: int
+) -> Callable[[str], QuoteVerifier]:
+    """One ``QuoteVerifier`` per document, built on first use; the ``size`` most recently used are kept."""
+    cache: OrderedDict[str, QuoteVerifier] = OrderedDict()
 
     def verifier_for(document: str) -> QuoteVerifier:
-        if document not in cache:
-            cache[document] = QuoteVerifier(transcripts[document], repair_min_similarity)
-        return cache[document]
+        verifier = cache.get(document)
+        if verifier is None:
+            verifier = cache[document] = QuoteVerifier(transcript(document), repair_min_similarity)
+            if len(cache) > size:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(document)
+        return verifier
 
     return verifier_for
 

@@ -60,4 +60,6 @@ def person_to_dict(person: Person) -> dict[str, Any]:
 
 def document_to_dict(summary: DocumentSummary) -> dict[str, Any]:
     """A document's record with its resolved date and the people who speak in it."""
-    return {**asdict(summary.record), "date": summary.date, "speakers": list(summary.speakers)}
+    # ``voices`` is the index's bookkeeping for loading; ``speakers`` says who speaks.
+    record = {name: value for name, value in asdict(summary.record).items() if name != "voices"}
+    return {**record, "date": summary.date, "speakers": list(summary.speakers)}

@@ -112,13 +112,22 @@ def role_of(speaker: str) -> str:
     return ROLE_SPEAKER
 
 
-def resolve(transcripts: Iterable[Transcript], speaker_map: SpeakerMap = SpeakerMap()) -> dict[tuple[str, str], str]:
-    """Map every ``(document, canonical speaker)`` of ``transcripts`` to a person id.
+# One (document, speaker, label) pair of a transcript with its number of turns, in order of first
+# appearance: all that resolving and listing persons reads, so the transcripts themselves stay on disk.
+Voice = tuple[str, str, str, int]
+
+
+def voices_in(document: str, voices: Iterable[tuple[str, str, int]]) -> list[Voice]:
+    """A document's (speaker, label, turns) triples as ``Voice`` rows."""
+    return [(document, speaker, label, turns) for speaker, label, turns in voices]
+
+
+def resolve(voices: Iterable[Voice], speaker_map: SpeakerMap = SpeakerMap()) -> dict[tuple[str, str], str]:
+    """Map every ``(document, canonical speaker)`` of ``voices`` to a person id.
 
     Order of precedence: the map's per-document names, the map's persons, questioner labels,
     then a surname joining the single full name that ends with it.
     """
-    transcripts = list(transcripts)
     mapped = {_key(alias): name.upper() for name, aliases in speaker_map.persons.items() for alias in aliases}
     mapped.update({_key(name): name.upper() for name in speaker_map.persons})
 
@@ -132,9 +141,9 @@ def resolve(transcripts: Iterable[Transcript], speaker_map: SpeakerMap = Speaker
         )
 
     first: dict[tuple[str, str], str] = {}
-    for transcript in transcripts:
-        for turn in transcript.turns:
-            first.setdefault((transcript.id, turn.speaker), named(transcript.id, turn.speaker, turn.label))
+    for document, speaker, label, _ in voices:
+        if (document, speaker) not in first:
+            first[(document, speaker)] = named(document, speaker, label)
     full_names: dict[str, set[str]] = defaultdict(set)
     for person in set(first.values()):
         words = person.split()
@@ -148,31 +157,34 @@ def resolve(transcripts: Iterable[Transcript], speaker_map: SpeakerMap = Speaker
     return resolved
 
 
-def apply(
-    transcripts: Mapping[str, Transcript], chunks: list[Chunk], persons: Mapping[tuple[str, str], str]
-) -> tuple[dict[str, Transcript], list[Chunk]]:
-    """Transcripts and chunks whose ``speaker`` is the person id (labels stay as written)."""
-    new_transcripts = {}
-    for doc_id, transcript in transcripts.items():
-        turns = tuple(
-            replace(turn, speaker=persons.get((doc_id, turn.speaker), turn.speaker)) for turn in transcript.turns
-        )
-        new_transcripts[doc_id] = replace(transcript, turns=turns)
-    new_chunks = [replace(c, speaker=persons.get((c.document, c.speaker), c.speaker)) for c in chunks]
-    return new_transcripts, new_chunks
+def renamed(transcript: Transcript, persons: Mapping[tuple[str, str], str]) -> Transcript:
+    """``transcript`` with each turn's ``speaker`` the person id (labels stay as written)."""
+    turns = tuple(
+        replace(turn, speaker=persons.get((transcript.id, turn.speaker), turn.speaker)) for turn in transcript.turns
+    )
+    return replace(transcript, turns=turns)
 
 
-def people(transcripts: Iterable[Transcript], document: str | None = None) -> list[Person]:
-    """Persons in order of first appearance (after ``apply``), over one document or all."""
+def renamed_chunks(chunks: list[Chunk], persons: Mapping[tuple[str, str], str]) -> list[Chunk]:
+    """Chunks whose ``speaker`` is the person id."""
+    return [replace(c, speaker=persons.get((c.document, c.speaker), c.speaker)) for c in chunks]
+
+
+def renamed_voices(voices: Iterable[Voice], persons: Mapping[tuple[str, str], str]) -> list[Voice]:
+    """Voices whose speaker is the person id."""
+    return [(doc, persons.get((doc, speaker), speaker), label, turns) for doc, speaker, label, turns in voices]
+
+
+def people(voices: Iterable[Voice], document: str | None = None) -> list[Person]:
+    """Persons in order of first appearance (after ``renamed_voices``), over one document or all."""
     rows: dict[str, dict] = {}
-    for transcript in transcripts:
-        if document and transcript.id != document:
+    for doc, speaker, label, turns in voices:
+        if document and doc != document:
             continue
-        for turn in transcript.turns:
-            row = rows.setdefault(turn.speaker, {"labels": {}, "documents": {}, "turns": 0})
-            row["labels"][turn.label] = None
-            row["documents"][transcript.id] = None
-            row["turns"] += 1
+        row = rows.setdefault(speaker, {"labels": {}, "documents": {}, "turns": 0})
+        row["labels"][label] = None
+        row["documents"][doc] = None
+        row["turns"] += turns
     return [
         Person(
             id=person,

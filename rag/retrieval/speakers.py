@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rag.models import Transcript
@@ -57,19 +57,17 @@ class SpeakerMention:
 class SpeakerDirectory:
     """Every way a question may name a speaker of the corpus: full name, surname, office."""
 
-    def __init__(self, transcripts: Iterable[Transcript]) -> None:
+    def __init__(self, labels: Iterable[tuple[str, str]], texts: Callable[[], Iterable[str]]) -> None:
+        """:param labels: every ``(label, speaker)`` pair, in order of first appearance.
+        :param texts: the transcripts' texts, read only when a question names someone who is no speaker.
+        """
         self._aliases: dict[str, set[str]] = defaultdict(set)
-        self._texts: list[str] = []
+        self._read_texts = texts
+        self._texts: list[str] | None = None
         # A speaker's label repeats turn after turn: its aliases are worked out once.
-        seen: set[tuple[str, str]] = set()
-        for transcript in transcripts:
-            self._texts.append(transcript.text)
-            for turn in transcript.turns:
-                if (turn.label, turn.speaker) in seen:
-                    continue
-                seen.add((turn.label, turn.speaker))
-                for alias in _aliases_of(turn.label, turn.speaker):
-                    self._aliases[alias].add(turn.speaker)
+        for label, speaker in dict.fromkeys(labels):
+            for alias in _aliases_of(label, speaker):
+                self._aliases[alias].add(speaker)
         # Longest first, so "prime minister" wins over "minister" and full names over surnames.
         self._ordered = sorted(self._aliases, key=len, reverse=True)
         # Compiled once: a corpus of many meetings has more aliases than ``re`` caches (512),
@@ -77,6 +75,13 @@ class SpeakerDirectory:
         self._patterns = {
             alias: re.compile(rf"(?<![\w'’-]){re.escape(alias)}(?:'s|’s)?(?![\w'’-])") for alias in self._ordered
         }
+
+    @classmethod
+    def of(cls, transcripts: Iterable[Transcript]) -> SpeakerDirectory:
+        """The directory of some parsed transcripts, all in memory."""
+        transcripts = list(transcripts)
+        return cls(((turn.label, turn.speaker) for t in transcripts for turn in t.turns),
+                   lambda: [t.text for t in transcripts])
 
     @property
     def speakers(self) -> list[str]:
@@ -126,6 +131,8 @@ class SpeakerDirectory:
         as_word = re.compile(rf"\b{re.escape(name)}\b")
         # Both patterns contain the name as written: a substring scan (memchr-fast) picks the few
         # texts worth a regular expression; over an archive of thousands of transcripts it is most of the work.
+        if self._texts is None:
+            self._texts = list(self._read_texts())
         texts = [text for text in self._texts if name in text]
         in_corpus = any(as_word.search(text) for text in texts)
         return not in_corpus or any(as_person.search(text) for text in texts)

@@ -32,7 +32,7 @@ commit rewrites it as a segment and removes the folder.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,7 +58,7 @@ class EmbeddedStore:
         self._generation = generation
         self._ann = ann
         self._records: dict[str, DocumentRecord] = {}
-        self._transcripts: dict[str, Transcript] = {}
+        self._read_transcript: Callable[[DocumentRecord], Transcript] = _no_transcript
         self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
@@ -88,10 +88,11 @@ class EmbeddedStore:
         return self._records
 
     def transcript(self, document_id: str) -> Transcript:
-        try:
-            return self._transcripts[document_id]
-        except KeyError:
-            raise UnknownDocument(f"no document {document_id!r} in the index") from None
+        """Read (and checked against its hash) on every call: callers keep what they reuse."""
+        record = self._records.get(document_id)
+        if record is None:
+            raise UnknownDocument(f"no document {document_id!r} in the index")
+        return self._read_transcript(record)
 
     def chunk_ids(self) -> Sequence[str]:
         return [chunk.id for chunk in self._chunks]
@@ -172,13 +173,15 @@ class EmbeddedStore:
         matrix: np.ndarray,
     ) -> None:
         """Hold what a backend read for this generation (``matrix`` row i is ``chunks[i]``'s vector)."""
-        self.hold(records, transcripts, [Segment(None, chunks, matrix)])
+        self.hold(records, lambda record: transcripts[record.id], [Segment(None, chunks, matrix)])
 
     def hold(
-        self, records: dict[str, DocumentRecord], transcripts: dict[str, Transcript], segments: list[Segment]
+        self, records: dict[str, DocumentRecord], transcript: Callable[[DocumentRecord], Transcript],
+        segments: list[Segment],
     ) -> None:
-        """Hold what a backend read for this generation: the live rows of ``segments``, in order."""
-        self._records, self._transcripts, self._segments = records, transcripts, segments
+        """Hold what a backend read for this generation: the live rows of ``segments``, in order, and
+        how to read a document's transcript."""
+        self._records, self._read_transcript, self._segments = records, transcript, segments
         self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
         self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
         sizes = [segment.live_rows.size for segment in segments]
@@ -226,6 +229,10 @@ class EmbeddedStore:
         return np.fromiter((self._row_of[chunk_id] for chunk_id in ids), dtype=np.int64, count=len(ids))
 
 
+def _no_transcript(record: DocumentRecord) -> Transcript:
+    raise UnknownDocument(f"no document {record.id!r} in the index")
+
+
 class EmbeddedBackend:
     """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects).
 
@@ -270,8 +277,8 @@ class EmbeddedBackend:
             segments = [read_segment(self.path / entry.name, manifest.dim, entry.rows, entry.dead)
                         for entry in manifest.segments]
         store = EmbeddedStore(manifest.embedder, manifest.dim, manifest.generation, self.ann)
-        transcripts = {doc_id: read_text(self.path, record) for doc_id, record in manifest.documents.items()}
-        store.hold(manifest.documents, transcripts, segments)
+        # Transcripts are read when asked for: parsing every one made most of a large index's start-up.
+        store.hold(manifest.documents, lambda record: read_text(self.path, record), segments)
         if len(store._row_of) != len(store._chunks):
             raise IndexCorrupt(f"index {self.path}: two chunks share an id; rebuild it")
         return store

@@ -33,7 +33,16 @@ def record_of(transcript: Transcript, chunks: int) -> DocumentRecord:
         place=meta.place,
         venue=meta.venue,
         time=meta.time,
+        voices=voices_of(transcript),
     )
+
+
+def voices_of(transcript: Transcript) -> tuple[tuple[str, str, int], ...]:
+    """Each (speaker, label) pair of ``transcript`` in order of first appearance, with its turns."""
+    counts: dict[tuple[str, str], int] = {}
+    for turn in transcript.turns:
+        counts[(turn.speaker, turn.label)] = counts.get((turn.speaker, turn.label), 0) + 1
+    return tuple((speaker, label, turns) for (speaker, label), turns in counts.items())
 
 
 def structure_of(transcript: Transcript) -> dict:
