@@ -203,6 +203,9 @@ def test_search_errors(client):
 def test_documents_list_and_detail(client, seed_engine):
     [listed] = client.get("/documents").json()["documents"]
     record = asdict(seed_engine.snapshot.index.records[SEED_ID])
+    # The voices are the index's own bookkeeping; "speakers" says who speaks.
+    assert record.pop("voices") == (("LAVROV", "FOREIGN MINISTER LAVROV", 3), ("KERRY", "SECRETARY KERRY", 4),
+                                    ("MODERATOR", "MODERATOR", 1), ("QUESTION", "QUESTION", 2))
     assert listed == {**record, "date": "2015-12-15", "speakers": ["LAVROV", "KERRY", "MODERATOR"]}
     assert listed["source"] == "kerry-lavrov-moscow-2015-12-15.txt"  # a file name, never a server path
     detail = client.get(f"/documents/{SEED_ID}").json()
