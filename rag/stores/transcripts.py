@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -103,6 +103,18 @@ def read_text(index_path: Path, record: DocumentRecord) -> Transcript:
         return transcript_from(structure, record, data.decode("utf-8"))
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"index {index_path}: the turns of {record.id!r} are malformed ({exc!r})") from exc
+
+
+def with_voices(index_path: Path, records: dict[str, DocumentRecord]) -> dict[str, DocumentRecord]:
+    """``records``, those written before records kept voices given them from their stored transcripts
+    (a commit does this once, so that later loads need not read any transcript).
+
+    :raises IndexCorrupt: such a transcript is missing, edited or malformed.
+    """
+    return {
+        doc_id: record if record.voices is not None else replace(record, voices=voices_of(read_text(index_path, record)))
+        for doc_id, record in records.items()
+    }
 
 
 def prune_texts(index_path: Path, live: set[str]) -> None:

@@ -23,7 +23,7 @@ from rag.stores.ann import ANN
 from rag.stores.manifest import MANIFEST, Manifest, SegmentEntry, write_manifest
 from rag.stores.policy import AnnPolicy, SegmentShape
 from rag.stores.segments import Segment, prune_segments, read_legacy_generation, read_segment, segment_name, write_segment
-from rag.stores.transcripts import prune_texts, record_of, write_texts
+from rag.stores.transcripts import prune_texts, record_of, with_voices, write_texts
 
 # Which runs of neighbouring segments a commit rewrites (see rag.stores.policy).
 Plan = Callable[[list[SegmentShape]], list[range]]
@@ -131,7 +131,8 @@ def commit(transaction: EmbeddedTransaction, plan: Plan, ann: AnnPolicy | None) 
         entries = tuple(SegmentEntry(slot.name, slot.rows, frozenset(slot.dead),
                                      None if slot.documents is None else frozenset(slot.documents))
                         for slot in kept)
-        write_manifest(path, Manifest(transaction.embedder, transaction.dim, generation, entries, transaction.records))
+        records = with_voices(path, transaction.records)
+        write_manifest(path, Manifest(transaction.embedder, transaction.dim, generation, entries, records))
     except OSError as exc:
         raise IndexWriteError(f"cannot write the index {path}: {exc}") from exc
     prune_segments(path, {entry.name for entry in entries})
