@@ -167,7 +167,13 @@ def renamed(transcript: Transcript, persons: Mapping[tuple[str, str], str]) -> T
 
 def renamed_chunks(chunks: list[Chunk], persons: Mapping[tuple[str, str], str]) -> list[Chunk]:
     """Chunks whose ``speaker`` is the person id."""
-    return [replace(c, speaker=persons.get((c.document, c.speaker), c.speaker)) for c in chunks]
+    # Most speakers are their own person: the chunk (frozen) is kept as it is, since a copy of every
+    # chunk of a large index took seconds of its start-up.
+    renamed = []
+    for chunk in chunks:
+        person = persons.get((chunk.document, chunk.speaker), chunk.speaker)
+        renamed.append(chunk if person == chunk.speaker else replace(chunk, speaker=person))
+    return renamed
 
 
 def renamed_voices(voices: Iterable[Voice], persons: Mapping[tuple[str, str], str]) -> list[Voice]:
