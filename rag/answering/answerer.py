@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from rag.errors import GeneratorError, QuestionError
@@ -332,17 +332,10 @@ def make_verifier_cache(
     transcript: Callable[[str], Transcript], repair_min_similarity: float, size: int
 ) -> Callable[[str], QuoteVerifier]:
     """One ``QuoteVerifier`` per document, built on first use; the ``size`` most recently used are kept."""
-    cache: OrderedDict[str, QuoteVerifier] = OrderedDict()
-
+    # lru_cache is thread-safe: requests served in threads share the answerer.
+    @lru_cache(maxsize=size)
     def verifier_for(document: str) -> QuoteVerifier:
-        verifier = cache.get(document)
-        if verifier is None:
-            verifier = cache[document] = QuoteVerifier(transcript(document), repair_min_similarity)
-            if len(cache) > size:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(document)
-        return verifier
+        return QuoteVerifier(transcript(document), repair_min_similarity)
 
     return verifier_for
 

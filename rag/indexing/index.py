@@ -9,8 +9,8 @@ for it, and the most recently used ones are kept.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
+from functools import lru_cache
 
 from rag.errors import UnknownDocument
 from rag.indexing import persons as persons
@@ -46,8 +46,8 @@ class TranscriptIndex:
         self._persons = persons.resolve(stored, speaker_map or persons.SpeakerMap())
         self.voices: list[persons.Voice] = persons.renamed_voices(stored, self._persons)
         self.chunks: list[Chunk] = persons.renamed_chunks(store.chunks(), self._persons)
-        self._cached = cached
-        self._transcripts: OrderedDict[str, Transcript] = OrderedDict()
+        # lru_cache is thread-safe: requests served in threads share this index.
+        self._read = lru_cache(maxsize=cached)(self._read_transcript)
 
     def __contains__(self, document_id: str) -> bool:
         return document_id in self.records
@@ -61,16 +61,11 @@ class TranscriptIndex:
         :raises UnknownDocument: no such document.
         :raises IndexCorrupt: its stored text or turns are missing or edited.
         """
-        found = self._transcripts.get(document_id)
-        if found is not None:
-            self._transcripts.move_to_end(document_id)
-            return found
-        if document_id not in self.records:
-            raise UnknownDocument(f"no document {document_id!r} in the index")
-        found = self._transcripts[document_id] = persons.renamed(self.store.transcript(document_id), self._persons)
-        if self._cached is not None and len(self._transcripts) > self._cached:
-            self._transcripts.popitem(last=False)
-        return found
+        self._known(document_id)
+        return self._read(document_id)
+
+    def _read_transcript(self, document_id: str) -> Transcript:
+        return persons.renamed(self.store.transcript(document_id), self._persons)
 
     def transcripts(self) -> Iterator[Transcript]:
         """Every transcript in record order, each read when reached (slow on a large index)."""
