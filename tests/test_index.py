@@ -178,3 +178,40 @@ def test_every_format_reads_back_from_the_index_with_the_same_turns(tmp_path, in
         assert stored.text == parsed.text
         assert stored.turns == parsed.turns, path.name
         assert (stored.format, stored.metadata, stored.cues) == (parsed.format, parsed.metadata, parsed.cues)
+
+
+def test_an_index_opens_from_its_records_and_reads_a_transcript_when_asked(tmp_path, ingest, seed_path):
+    index_path = tmp_path / "index"
+    other = tmp_path / "meeting.txt"
+    other.write_text(TWO_TURNS, encoding="utf-8")
+    ingest([seed_path, other], index_path)
+    fresh = load(index_path)
+    people = fresh.people()
+    assert fresh.records["meeting"].voices == (("ALICE SMITH", "ALICE SMITH", 1), ("BOB JONES", "BOB JONES", 1))
+    assert [(p.id, p.turns) for p in fresh.people("meeting")] == [("ALICE SMITH", 1), ("BOB JONES", 1)]
+
+    # Opening reads no transcript: with one text gone, everything but that transcript still works.
+    missing = fresh.records["meeting"].sha256
+    gone = tmp_path / "gone"
+    shutil.copytree(index_path, gone)
+    (gone / "texts" / f"{missing}.txt").unlink()
+    lazy = load(gone)
+    assert lazy.people() == people and lazy.speakers("meeting") == ["ALICE SMITH", "BOB JONES"]
+    assert lazy.transcript("kerry-lavrov-moscow-2015-12-15").turns == fresh.transcript("kerry-lavrov-moscow-2015-12-15").turns
+    with pytest.raises(IndexCorrupt, match="'meeting' are missing or unreadable"):
+        lazy.transcript("meeting")
+
+    # Records written before they kept voices: their transcripts are read at load, the same persons
+    # come out, and the next commit stores the voices.
+    old = tmp_path / "old"
+    shutil.copytree(index_path, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    for record in manifest["documents"].values():
+        del record["voices"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert load(old).people() == people and load(old).records["meeting"].voices is None
+    third = tmp_path / "third.txt"
+    third.write_text("CAROL WHITE: Nothing to add.\n", encoding="utf-8")
+    ingest([third], old)
+    upgraded = load(old).records
+    assert {doc: upgraded[doc].voices for doc in fresh.records} == {doc: r.voices for doc, r in fresh.records.items()}
