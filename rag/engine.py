@@ -431,7 +431,7 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
     return Answerer(
         retriever=retriever,
         directory=SpeakerDirectory(
-            ((label, speaker) for _, speaker, label, _ in index.voices), lambda: [t.text for t in index.transcripts()]
+            ((label, speaker) for _, speaker, label, _ in index.voices), index.texts
         ),
         verifier_for=make_verifier_cache(index.transcript, settings.repair_min_similarity, settings.transcript_cache_size),
         refusal=load_refusal_model(settings.refusal_model),

@@ -92,12 +92,15 @@ def test_documents_transcripts_and_chunks_read_back_as_written(filled):
     assert (record.sha256, record.source, record.turns, record.chunks) == (transcript("budget").sha256, "budget.txt", 3, 3)
     assert record.speakers == ["ALICE", "BOB"]
     assert store.transcript("harbour") == transcript("harbour")
+    assert store.text("budget") == transcript("budget").text
     assert store.chunks(["harbour:1:0", "budget:0:0"]) == [chunks_of(transcript("harbour"))[1],
                                                            chunks_of(transcript("budget"))[0]]
     assert sorted(store.chunk_ids()) == ["budget:0:0", "budget:1:0", "budget:2:0", "harbour:0:0", "harbour:1:0"]
     assert [chunk.id for chunk in store.chunks()] == list(store.chunk_ids())
     with pytest.raises(UnknownDocument):
         store.transcript("nowhere")
+    with pytest.raises(UnknownDocument):
+        store.text("nowhere")
 
 
 def test_each_documents_chunks_are_together_and_in_text_order(filled):

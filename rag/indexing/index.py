@@ -71,6 +71,10 @@ class TranscriptIndex:
         """Every transcript in record order, each read when reached (slow on a large index)."""
         return (self.transcript(document_id) for document_id in self.records)
 
+    def texts(self) -> Iterator[str]:
+        """Every document's stored text in record order, read when reached, turns left unread."""
+        return (self.store.text(document_id) for document_id in self.records)
+
     def speakers(self, document: str | None = None) -> list[str]:
         """Canonical speakers in order of first appearance, over one document or all."""
         if document:

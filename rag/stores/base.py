@@ -41,6 +41,12 @@ class ChunkStore(Protocol):
         :raises UnknownDocument: the store holds no such document.
         """
 
+    def text(self, document_id: str) -> str:
+        """The stored text of a document alone (``transcript(document_id).text``, without reading its turns).
+
+        :raises UnknownDocument: the store holds no such document.
+        """
+
     def chunk_ids(self) -> Sequence[str]:
         """Every chunk id: each document's chunks together and in text order, documents as in ``documents``."""
 

@@ -44,7 +44,7 @@ from rag.models import Chunk, DocumentRecord, Transcript
 from rag.stores.manifest import MANIFEST, read_manifest
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, merge_all, plan_merges
 from rag.stores.segments import Segment, read_legacy_generation, read_segment
-from rag.stores.transcripts import read_text
+from rag.stores.transcripts import read_stored_text, read_text
 from rag.stores.writer import EmbeddedTransaction, commit, write_lock
 
 
@@ -59,6 +59,7 @@ class EmbeddedStore:
         self._ann = ann
         self._records: dict[str, DocumentRecord] = {}
         self._read_transcript: Callable[[DocumentRecord], Transcript] = _no_transcript
+        self._read_text: Callable[[DocumentRecord], str] = _no_text
         self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
@@ -93,6 +94,12 @@ class EmbeddedStore:
         if record is None:
             raise UnknownDocument(f"no document {document_id!r} in the index")
         return self._read_transcript(record)
+
+    def text(self, document_id: str) -> str:
+        record = self._records.get(document_id)
+        if record is None:
+            raise UnknownDocument(f"no document {document_id!r} in the index")
+        return self._read_text(record)
 
     def chunk_ids(self) -> Sequence[str]:
         return [chunk.id for chunk in self._chunks]
@@ -177,11 +184,12 @@ class EmbeddedStore:
 
     def hold(
         self, records: dict[str, DocumentRecord], transcript: Callable[[DocumentRecord], Transcript],
-        segments: list[Segment],
+        segments: list[Segment], text: Callable[[DocumentRecord], str] | None = None,
     ) -> None:
         """Hold what a backend read for this generation: the live rows of ``segments``, in order, and
-        how to read a document's transcript."""
+        how to read a document's transcript (and its text alone; ``None``: the transcript's)."""
         self._records, self._read_transcript, self._segments = records, transcript, segments
+        self._read_text = text or (lambda record: transcript(record).text)
         self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
         self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
         sizes = [segment.live_rows.size for segment in segments]
@@ -233,6 +241,10 @@ def _no_transcript(record: DocumentRecord) -> Transcript:
     raise UnknownDocument(f"no document {record.id!r} in the index")
 
 
+def _no_text(record: DocumentRecord) -> str:
+    raise UnknownDocument(f"no document {record.id!r} in the index")
+
+
 class EmbeddedBackend:
     """An index in a local folder (the ``StoreBackend`` that ``VERBATIM_STORE=embedded`` selects).
 
@@ -278,7 +290,8 @@ class EmbeddedBackend:
                         for entry in manifest.segments]
         store = EmbeddedStore(manifest.embedder, manifest.dim, manifest.generation, self.ann)
         # Transcripts are read when asked for: parsing every one made most of a large index's start-up.
-        store.hold(manifest.documents, lambda record: read_text(self.path, record), segments)
+        store.hold(manifest.documents, lambda record: read_text(self.path, record), segments,
+                   lambda record: read_stored_text(self.path, record))
         if len(store._row_of) != len(store._chunks):
             raise IndexCorrupt(f"index {self.path}: two chunks share an id; rebuild it")
         return store

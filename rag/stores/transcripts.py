@@ -87,20 +87,30 @@ def write_texts(index_path: Path, transcripts: list[Transcript]) -> None:
             write_atomic(structure, json.dumps(structure_of(transcript), ensure_ascii=False).encode("utf-8"))
 
 
+def read_stored_text(index_path: Path, record: DocumentRecord) -> str:
+    """The stored text of ``record`` alone. :raises IndexCorrupt: missing, unreadable or edited."""
+    try:
+        data = (index_path / TEXTS / f"{record.sha256}.txt").read_bytes()
+        if hashlib.sha256(data).hexdigest() == record.sha256:
+            return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(
+            f"index {index_path}: the text or turns of {record.id!r} are missing or unreadable ({exc})"
+        ) from exc
+    raise IndexCorrupt(f"index {index_path}: the text of {record.id!r} does not match its hash")
+
+
 def read_text(index_path: Path, record: DocumentRecord) -> Transcript:
     """The stored transcript of ``record``. :raises IndexCorrupt: missing, edited or malformed."""
-    text_path = index_path / TEXTS / f"{record.sha256}.txt"
+    text = read_stored_text(index_path, record)
     try:
-        data = text_path.read_bytes()
         structure = json.loads((index_path / TEXTS / f"{record.sha256}.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorrupt(
             f"index {index_path}: the text or turns of {record.id!r} are missing or unreadable ({exc})"
         ) from exc
-    if hashlib.sha256(data).hexdigest() != record.sha256:
-        raise IndexCorrupt(f"index {index_path}: the text of {record.id!r} does not match its hash")
     try:
-        return transcript_from(structure, record, data.decode("utf-8"))
+        return transcript_from(structure, record, text)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"index {index_path}: the turns of {record.id!r} are malformed ({exc!r})") from exc
 
