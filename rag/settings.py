@@ -50,14 +50,22 @@ class Settings(BaseSettings):
     # scan is cheap: FAISS on one thread scans qmsum-tune-choose's 13,688 rows of dimension 384 in
     # 0.57 ms, so 100,000 rows in about 4 ms; a million would take ~40 ms, twice the p50 budget.
     ann_min_rows: int = Field(100_000, ge=1)
-    # HNSW's links per node, and its candidate lists while building and searching; the searched
-    # candidates, ann_oversample per result wanted, are re-scored exactly. bench/ann_recall.py on
-    # qmsum-tune-choose (332 questions, M 32, efConstruction 80): recall@10 against exact search
-    # 0.973 at efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7).
-    ann_hnsw_m: int = Field(32, ge=4)
+    # HNSW (8-bit scalar-quantised vectors) links per node, and its candidate lists while building and
+    # searching; the searched candidates, ann_oversample per result wanted, are re-scored exactly from
+    # the float32 vectors. bench/ann_recall.py on qmsum-tune-choose (332 questions, M 32,
+    # efConstruction 80, the graph over distinct vectors): recall@10 against exact search 0.973 at
+    # efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7); before duplicates
+    # were folded, 0.970 at 128 and 0.975 at 256. The scale branch's per-generation HNSW used efSearch
+    # 64 for a pool of 100; here efSearch is raised to the candidates asked for (k * ann_oversample).
+    ann_hnsw_m: int = Field(32, ge=4, le=128)
     ann_ef_construction: int = Field(80, ge=8)
     ann_ef_search: int = Field(256, ge=8)
     ann_oversample: int = Field(4, ge=1)
+    # A search filtered to some documents or speakers scores their rows exactly when they are at most
+    # this many (rows picked from tables, never a scan of every chunk); larger filtered sets go to each
+    # segment's HNSW with the allowed rows as a FAISS ID selector. Also candidate-mode retrieval's
+    # limit for scoring a filtered set exactly (and z-scoring against it).
+    exact_rows: int = Field(20_000, ge=0)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
@@ -122,22 +130,13 @@ class Settings(BaseSettings):
     speaker_aware: bool = True
 
     # Large indexes (bench/million.py). From this many chunks on, a search scores only candidate rows:
-    # an approximate vector index's nearest and BM25's best, with their neighbours (both built once
-    # per generation and saved in <index>/derived); below it every row is scored exactly, as always.
+    # the store's nearest (ChunkStore.search) and BM25's best, with their neighbours (BM25 postings and
+    # the vectors' moments built once per generation and saved in <index>/derived); below it every row
+    # is scored exactly, as always.
     scale_min_chunks: int = Field(200_000, ge=1)
-    # The approximate index: HNSW or IVF, vectors kept as float32 or 8-bit (candidates are
-    # re-scored exactly from the store either way), and its build and search effort.
-    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
-    ann_storage: Literal["flat", "sq8"] = "flat"
-    ann_hnsw_m: int = Field(32, ge=4, le=128)
-    ann_ef_construction: int = Field(80, ge=8)
-    ann_ef_search: int = Field(64, ge=1)
-    ann_ivf_lists: int = Field(4096, ge=1)
-    ann_nprobe: int = Field(32, ge=1)
-    # Candidates taken from each signal, and the largest filtered set of rows scored exactly instead.
+    # Candidates taken from each signal: ChunkStore.search's nearest (the segments' HNSW above) and BM25's best.
     dense_pool: int = Field(100, ge=1, le=10_000)
     lexical_pool: int = Field(100, ge=1, le=10_000)
-    exact_rows: int = Field(20_000, ge=0)
 
     # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
     # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.

@@ -28,6 +28,8 @@ class TranscriptIndex:
         self.records: dict[str, DocumentRecord] = dict(store.documents())
         stored = {doc_id: store.transcript(doc_id) for doc_id in self.records}
         mapping = persons.resolve(stored.values(), speaker_map or persons.SpeakerMap())
+        # (document, speaker as stored) -> person: how a filter on persons reaches the store's speakers.
+        self.persons: dict[tuple[str, str], str] = mapping
         self.transcripts: dict[str, Transcript]
         self.chunks: list[Chunk]
         self.transcripts, self.chunks = persons.apply(stored, store.chunks(), mapping)

@@ -21,9 +21,11 @@ loadable; segments no manifest names are removed by the next commit. Readers add
 chunk id through a table built at load; the live rows read in segment order are the chunk order.
 
 ``search`` is exact unless the store was opened with an ``AnnPolicy`` and a segment has an
-approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then, unfiltered,
-that segment contributes its HNSW candidates, every smaller segment all its rows, and the
-candidates are scored exactly.
+approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then that segment
+contributes its HNSW candidates, every smaller segment all its rows, and the candidates are scored
+exactly. A filtered search picks its rows from document and speaker row tables built at load; at
+most ``AnnPolicy.exact_rows`` of them are all scored exactly, more go to the HNSW with the allowed
+rows as an ID selector.
 
 An index of format 2 (one ``gen-NNNNNN/`` folder with ``vectors.faiss``) opens as it is; its next
 commit rewrites it as a segment and removes the folder.
@@ -43,6 +45,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocume
 from rag.models import Chunk, DocumentRecord, Transcript
 from rag.stores.manifest import MANIFEST, read_manifest
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, merge_all, plan_merges
+from rag.stores.rows import member, rows_by_value, union_rows
 from rag.stores.segments import Segment, read_legacy_generation, read_segment
 from rag.stores.transcripts import read_text
 from rag.stores.writer import EmbeddedTransaction, commit, write_lock
@@ -62,6 +65,9 @@ class EmbeddedStore:
         self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
+        # Document -> its rows and speaker (as stored) -> theirs, ascending: filters without a scan.
+        self._document_rows: dict[str, np.ndarray] = {}
+        self._speaker_rows: dict[str, np.ndarray] = {}
         # Where each segment's live rows start in the chunk order.
         self._starts = np.zeros(0, dtype=np.int64)
         self._live: np.ndarray | None = None
@@ -121,26 +127,53 @@ class EmbeddedStore:
                 return self._search_approximately(self._query(query), k)
             # The live matrix itself is searched: no copy of every vector per query.
             return self._knn(query, k, np.arange(len(self._chunks)), np.ascontiguousarray(self._matrix()))
-        rows = np.array(
-            [row for row, chunk in enumerate(self._chunks)
-             if (documents is None or chunk.document in documents) and (speakers is None or chunk.speaker in speakers)],
-            dtype=np.int64,
-        )
-        return self._knn(query, k, rows, self._gather(rows)) if rows.size else []
+        rows = self._filtered_rows(documents, speakers)
+        if not rows.size:
+            return []
+        if (self._ann is None or rows.size <= self._ann.exact_rows
+                or not any(segment.ann is not None for segment in self._segments)):
+            return self._knn(query, k, rows, self._gather(rows))
+        return self._search_approximately(self._query(query), k, rows)
 
-    def _search_approximately(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Exact scores of the candidates: HNSW's from segments that have one, every row of the others."""
+    def _filtered_rows(self, documents: Collection[str] | None, speakers: Collection[str] | None) -> np.ndarray:
+        """The positions (ascending) of the chunks of these documents and speakers, from the row tables."""
+        chosen = None if documents is None else union_rows(self._document_rows, documents)
+        if speakers is not None:
+            theirs = union_rows(self._speaker_rows, speakers)
+            chosen = theirs if chosen is None else np.intersect1d(chosen, theirs, assume_unique=True)
+        return chosen
+
+    def _search_approximately(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Exact scores of the candidates: HNSW's from segments that have one, every (allowed) row of the others.
+
+        :param allowed: positions in the chunk order (ascending) the search is restricted to (``None``: all).
+        """
         policy = self._ann
         positions = []
         for segment, start in zip(self._segments, self._starts):
             live = segment.live_rows.size
+            if allowed is None:
+                mine = None
+            else:
+                low, high = np.searchsorted(allowed, [start, start + live])
+                mine = allowed[low:high]
             if segment.ann is None or live == 0:
-                positions.append(np.arange(start, start + live))
+                positions.append(np.arange(start, start + live) if mine is None else mine)
                 continue
-            # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
-            wanted = -(-k * policy.oversample * segment.rows // live)
-            rows = segment.ann.candidates(query, wanted, policy.ef_search)
-            rows = rows[segment.is_live[rows]]
+            if mine is None:
+                # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
+                wanted = -(-k * policy.oversample * segment.rows // live)
+                rows = segment.ann.candidates(query, wanted, policy.ef_search)
+                rows = rows[segment.is_live[rows]]
+            else:
+                wanted = k * policy.oversample
+                if mine.size <= wanted:
+                    positions.append(mine)
+                    continue
+                # The selector allows only vectors of allowed (so live) rows; a row sharing one may not be.
+                allowed_rows = segment.live_rows[mine - start]
+                rows = segment.ann.candidates(query, wanted, policy.ef_search, allowed_rows)
+                rows = rows[member(rows, allowed_rows)]
             positions.append(start + np.searchsorted(segment.live_rows, rows))
         candidates = np.sort(np.concatenate(positions))
         return self._knn(query, k, candidates, self._gather(candidates))
@@ -169,6 +202,8 @@ class EmbeddedStore:
         self._records, self._transcripts, self._segments = records, transcripts, segments
         self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
         self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
+        self._document_rows = rows_by_value([chunk.document for chunk in self._chunks])[1]
+        self._speaker_rows = rows_by_value([chunk.speaker for chunk in self._chunks])[1]
         sizes = [segment.live_rows.size for segment in segments]
         self._starts = np.cumsum([0] + sizes[:-1], dtype=np.int64) if segments else np.zeros(0, dtype=np.int64)
         self._live = None
