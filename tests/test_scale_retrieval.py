@@ -1,5 +1,5 @@
 """Candidate-mode retrieval for large indexes, on a small real store: dense candidates from
-``ChunkStore.search`` (exact, and through the segments' HNSW on disk), saved BM25 postings and
+``ChunkStore.search`` (exact, through the segments' HNSW on disk, and Postgres), saved BM25 postings and
 vector moments, the derived-structure cache, and the retriever's candidate mode against its exact mode."""
 
 from __future__ import annotations
@@ -57,16 +57,18 @@ def _vectors(matrix_rows: int, dim: int, seed: int = 0) -> np.ndarray:
 WHOLE_HNSW = AnnPolicy(min_rows=1, m=16, ef_construction=40, ef_search=2000, oversample=4, exact_rows=0)
 
 
-def _backend(path, ann: AnnPolicy | None = None) -> EmbeddedBackend:
-    backend = EmbeddedBackend(path, ann=ann)
-    if not (path / "manifest.json").exists():
-        with backend.transaction(EMBEDDER.name, EMBEDDER.dim) as transaction:
-            for document, turns in MEETINGS.items():
-                text = "".join(f"{speaker}: {words}\n\n" for speaker, words in turns)
-                transcript = parse_transcript(text, document, format="text")
-                chunks = chunk_transcript(transcript, lambda t: len(t.split()), 200)
-                transaction.put(transcript, chunks, EMBEDDER.embed([c.text for c in chunks]))
+def _filled(backend):
+    with backend.transaction(EMBEDDER.name, EMBEDDER.dim) as transaction:
+        for document, turns in MEETINGS.items():
+            text = "".join(f"{speaker}: {words}\n\n" for speaker, words in turns)
+            transcript = parse_transcript(text, document, format="text")
+            chunks = chunk_transcript(transcript, lambda t: len(t.split()), 200)
+            transaction.put(transcript, chunks, EMBEDDER.embed([c.text for c in chunks]))
     return backend
+
+
+def _backend(path, ann: AnnPolicy | None = None) -> EmbeddedBackend:
+    return _filled(EmbeddedBackend(path, ann=ann))
 
 
 @pytest.fixture
@@ -74,11 +76,17 @@ def index(tmp_path) -> TranscriptIndex:
     return TranscriptIndex(_backend(tmp_path / "index").open())
 
 
-@pytest.fixture(params=["exact", "hnsw"])
+@pytest.fixture(params=["exact", "hnsw", "postgres"])
 def store_index(request, tmp_path) -> TranscriptIndex:
-    """The index searched exactly by its store, or through a segment HNSW (filters by ID selector)."""
+    """The index searched exactly by its store, through a segment HNSW (filters by ID selector), or by
+    Postgres (pgvector's HNSW unfiltered, exact filtered)."""
     if request.param == "exact":
         return TranscriptIndex(_backend(tmp_path / "index").open())
+    if request.param == "postgres":
+        from rag.stores.postgres import PostgresBackend
+        from tests.pg_server import shared_database_url
+
+        return TranscriptIndex(_filled(PostgresBackend(shared_database_url(), tmp_path.name)).open())
     backend = _backend(tmp_path / "index", WHOLE_HNSW)
     backend.compact()
     store = backend.open()

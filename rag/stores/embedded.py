@@ -158,7 +158,9 @@ class EmbeddedStore:
                 low, high = np.searchsorted(allowed, [start, start + live])
                 mine = allowed[low:high]
             if segment.ann is None or live == 0:
-                positions.append(np.arange(start, start + live) if mine is None else mine)
+                # Unfiltered, a segment without an HNSW gives its exact best k, found on its mapped
+                # vectors rather than by copying all of them into the candidates.
+                positions.append(start + self._segment_best(segment, query, k) if mine is None else mine)
                 continue
             if mine is None:
                 # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
@@ -177,6 +179,14 @@ class EmbeddedStore:
             positions.append(start + np.searchsorted(segment.live_rows, rows))
         candidates = np.sort(np.concatenate(positions))
         return self._knn(query, k, candidates, self._gather(candidates))
+
+    def _segment_best(self, segment: Segment, query: np.ndarray, k: int) -> np.ndarray:
+        """The positions among ``segment``'s live rows of its ``k`` vectors nearest ``query``, exactly."""
+        if not segment.live_rows.size:
+            return np.zeros(0, dtype=np.int64)
+        _, found = faiss.knn(query.reshape(1, -1), np.ascontiguousarray(segment.live_matrix()),
+                             min(k, segment.live_rows.size), metric=faiss.METRIC_INNER_PRODUCT)
+        return found[0][found[0] >= 0].astype(np.int64)
 
     def _knn(self, query: np.ndarray, k: int, rows: np.ndarray, candidates: np.ndarray) -> list[tuple[str, float]]:
         """The ``k`` best of ``candidates`` (row i holds the vector of chunk ``rows[i]``), scored exactly."""
