@@ -55,8 +55,12 @@ class Settings(BaseSettings):
     # the float32 vectors. bench/ann_recall.py on qmsum-tune-choose (332 questions, M 32,
     # efConstruction 80, the graph over distinct vectors): recall@10 against exact search 0.973 at
     # efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7); before duplicates
-    # were folded, 0.970 at 128 and 0.975 at 256. The scale branch's per-generation HNSW used efSearch
-    # 64 for a pool of 100; here efSearch is raised to the candidates asked for (k * ann_oversample).
+    # were folded, 0.970 at 128 and 0.975 at 256. bench/million.py --ann on a 164,789-row synthetic
+    # corpus (bench/million_corpus.py: vectors mixed and noised, harder than real ones; 200 questions,
+    # load ~9): 0.923 at 64, 0.962 at 128, 0.977 at 256, 0.989 at 512 (p50 0.3-1.3 ms; exact 117 ms);
+    # filtered to a quarter of the documents 0.954, 0.979, 0.989, 0.995 (p50 1.8-11.5 ms; exact 86 ms).
+    # efSearch is raised to the candidates asked for: candidate-mode retrieval asks for dense_pool (100),
+    # so 400 candidates, and returned 0.998 of exact mode's top 10 there (hybrid and dense).
     ann_hnsw_m: int = Field(32, ge=4, le=128)
     ann_ef_construction: int = Field(80, ge=8)
     ann_ef_search: int = Field(256, ge=8)
@@ -64,7 +68,9 @@ class Settings(BaseSettings):
     # A search filtered to some documents or speakers scores their rows exactly when they are at most
     # this many (rows picked from tables, never a scan of every chunk); larger filtered sets go to each
     # segment's HNSW with the allowed rows as a FAISS ID selector. Also candidate-mode retrieval's
-    # limit for scoring a filtered set exactly (and z-scoring against it).
+    # limit for scoring a filtered set exactly (and z-scoring against it). On the synthetic corpus
+    # above (load ~8) exact filtered search took p50 1.4 ms over 8,000 rows but 52 ms over 23,750 and
+    # 80 ms over 39,394, the HNSW 12.9-16 ms at efSearch 256: the crossover may be lower than this.
     exact_rows: int = Field(20_000, ge=0)
 
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX

@@ -137,7 +137,8 @@ def test_candidate_mode_covering_every_row_ranks_exactly_as_the_exact_mode(store
     candidates = Retriever(store_index, EMBEDDER, tuning=tuning, candidate_mode=True)
     for question in QUESTIONS:
         for options in ({}, {"mode": "dense"}, {"mode": "bm25"}):
-            assert _passages(candidates.search(question, 5, **options)) == _passages(exact.search(question, 5, **options))
+            found = candidates.search(question, 5, **options)
+            assert _passages(found) == _passages(exact.search(question, 5, **options))
         # A preferred or filtered speaker's replies take their question's scores; candidate mode
         # z-scores BM25 with the spread of the scores before that (an approximation), so only the
         # order is the same.

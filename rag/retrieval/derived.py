@@ -28,7 +28,7 @@ DERIVED = "derived"
 
 @dataclass(frozen=True)
 class ScaleStructures:
-    """What candidate-mode retrieval reads besides the store: BM25 postings (row i = chunk i) and the vectors' moments."""
+    """What candidate-mode retrieval reads besides the store: BM25 postings (row i = chunk i), vector moments."""
 
     lexical: BM25Index
     moments: ScoreMoments

@@ -153,7 +153,9 @@ class Retriever:
             lexical = self.vocabulary.scores(query, weighted_query_terms(query, tuning.background_weight), within)
         spreads: dict[str, tuple[float, float]] = {}
         if self.candidate_mode:
-            rows, allowed, spreads = self._candidates(query_vector, lexical, wanted, searched, speakers, prefer_speakers)
+            rows, allowed, spreads = self._candidates(
+                query_vector, lexical, wanted, searched, speakers, prefer_speakers
+            )
             if not allowed.any():
                 return []
         exhaustive = not self.candidate_mode and wanted is None
@@ -204,8 +206,8 @@ class Retriever:
         return union_rows(self._rows_of, wanted)
 
     def _candidates(
-        self, query_vector: np.ndarray, lexical: np.ndarray | None, wanted: set[str] | None, searched: np.ndarray | None,
-        speakers: Sequence[str] | None, prefer: Sequence[str] | None,
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, wanted: set[str] | None,
+        searched: np.ndarray | None, speakers: Sequence[str] | None, prefer: Sequence[str] | None,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[float, float]]]:
         """Candidate mode's rows to score (sorted), which of them may be returned, and each signal's
         mean and spread over all the searched rows (for z-scores as if every row had been scored).

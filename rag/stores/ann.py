@@ -42,7 +42,9 @@ class ApproximateIndex:
         group[self.rows] = np.repeat(np.arange(len(self.bounds) - 1), np.diff(self.bounds))
         object.__setattr__(self, "group", group)
 
-    def candidates(self, query: np.ndarray, count: int, ef_search: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    def candidates(
+        self, query: np.ndarray, count: int, ef_search: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
         """The segment rows of about ``count`` distinct vectors closest to ``query`` by the quantised copy.
 
         :param allowed: segment rows; only distinct vectors standing for one of them are searched (the

@@ -143,7 +143,9 @@ class EmbeddedStore:
             chosen = theirs if chosen is None else np.intersect1d(chosen, theirs, assume_unique=True)
         return chosen
 
-    def _search_approximately(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+    def _search_approximately(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
         """Exact scores of the candidates: HNSW's from segments that have one, every (allowed) row of the others.
 
         :param allowed: positions in the chunk order (ascending) the search is restricted to (``None``: all).
