@@ -252,11 +252,13 @@ class Retriever:
         return np.concatenate(pool), spreads
 
     def _speaker_rows(self, speakers: Sequence[str]) -> np.ndarray:
+        """The rows of these speakers' chunks, sorted."""
         theirs = [self._rows_of_speaker[name] for name in speakers if name in self._rows_of_speaker]
         return np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, dtype=np.int64)
 
     @staticmethod
     def _restrict(searched: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """``rows`` within ``searched`` (both sorted; ``None``: everything)."""
         return rows if searched is None else np.intersect1d(searched, rows, assume_unique=True)
 
     def _with_neighbours(self, found: np.ndarray) -> np.ndarray:
