@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     # load ~9): 0.923 at 64, 0.962 at 128, 0.977 at 256, 0.989 at 512 (p50 0.3-1.3 ms; exact 117 ms);
     # filtered to a quarter of the documents 0.954, 0.979, 0.989, 0.995 (p50 1.8-11.5 ms; exact 86 ms).
     # efSearch is raised to the candidates asked for: candidate-mode retrieval asks for dense_pool (100),
-    # so 400 candidates, and returned 0.998 of exact mode's top 10 there (hybrid and dense).
+    # so 400 candidates, and returned 0.998 of exact mode's top 10 there (hybrid and dense). At 545,862
+    # synthetic chunks the scale branch's former per-generation index (float32 HNSW, M 32, efC 80,
+    # k 10 asked alone) gave 0.853 / 0.918 / 0.949 at efSearch 64 / 128 / 256, and IVF (4,096 lists)
+    # 0.991 at nprobe 128 (p50 1.9 ms); the segments' HNSW was not measured at that size.
     ann_hnsw_m: int = Field(32, ge=4, le=128)
     ann_ef_construction: int = Field(80, ge=8)
     ann_ef_search: int = Field(256, ge=8)

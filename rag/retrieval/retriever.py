@@ -294,10 +294,12 @@ class Retriever:
         return [(wanted if documents is None else set(documents), labels) for documents, labels in groups.items()]
 
     def _speaker_rows(self, speakers: Sequence[str]) -> np.ndarray:
+        """The rows of these speakers' chunks, sorted."""
         return union_rows(self._rows_of_speaker, speakers)
 
     @staticmethod
     def _restrict(searched: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """``rows`` within ``searched`` (both sorted; ``None``: everything)."""
         return rows if searched is None else np.intersect1d(searched, rows, assume_unique=True)
 
     def _with_neighbours(self, found: np.ndarray) -> np.ndarray:
