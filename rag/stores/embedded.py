@@ -171,7 +171,8 @@ class EmbeddedStore:
                 rows = rows[segment.is_live[rows]]
             else:
                 wanted = k * policy.oversample
-                if mine.size <= wanted:
+                # Few allowed rows here: scoring them is cheaper than a walk widened by their small share.
+                if mine.size <= max(wanted, policy.exact_rows):
                     positions.append(mine)
                     continue
                 # The selector allows only vectors of allowed (so live) rows; a row sharing one may not be.
