@@ -27,7 +27,7 @@ from rag.retrieval.scope import document_date, filter_documents
 from rag.settings import Settings
 from rag.stores.base import StoreBackend
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
-from rag.stores.registry import open_backend
+from rag.stores.registry import open_backend, store_name
 from rag.retrieval.speakers import SpeakerDirectory
 
 if TYPE_CHECKING:
@@ -42,14 +42,15 @@ class Snapshot:
     Everything a request reads (records, transcripts, retriever, speaker directory, verifiers)
     comes from one snapshot, so a reload in the middle of a request cannot mix two generations.
     ``stamp`` identifies what was stored when it was loaded (see ``disk_stamp``); ``sentence_vectors``
-    are the extractive generator's sentence vectors that ingest stored beside the index.
+    are the extractive generator's sentence vectors that ingest stored beside the index (``None``:
+    not kept, see ``sentence_cache``).
     """
 
     path: Path
     index: TranscriptIndex
     answerer: Answerer
     stamp: tuple
-    sentence_vectors: SentenceVectors
+    sentence_vectors: SentenceVectors | None
 
     def select_documents(
         self, document: str | None = None, date_from: str | None = None, date_to: str | None = None,
@@ -132,7 +133,10 @@ class Engine:
 
         :raises IndexNotFound: nothing was ingested there yet.
         """
+        from rag.compute_threads import limit_compute_threads
+
         embedder = embedder or configured_embedder(settings)
+        limit_compute_threads(settings.compute_threads)
         return cls(settings, embedder, load_snapshot(settings, embedder, index_path))
 
     # Asking.
@@ -262,13 +266,13 @@ class Engine:
             max_tokens=self.settings.chunk_max_tokens,
             progress=progress,
             batch=self.settings.ingest_batch_size,
-            sentences=self.snapshot.sentence_vectors if self.settings.sentence_vectors else None,
+            sentences=self.snapshot.sentence_vectors,
         )
 
     def commit(self, prepared: PreparedTranscript) -> tuple[IngestReport, DocumentSummary]:
         """Write a prepared transcript (unless unchanged) and reload; returns the report and the document."""
         # Written through a cache of its own: the snapshot's is being read by requests meanwhile.
-        sentences = SentenceVectors(self.snapshot.path, self.embedder.name, self.embedder.dim)
+        sentences = sentence_cache(self.settings, self.snapshot.path, self.embedder)
         report = commit_prepared(prepared, self.backend, self.embedder, sentences)
         if report.added or report.replaced:
             self.reload()
@@ -319,7 +323,7 @@ def ingest(
     embedder = embedder or configured_embedder(settings)
     counter = TokenCounter(settings.tokenizer_encoding)
     path = index_path or settings.index_path
-    sentences = SentenceVectors(path, embedder.name, embedder.dim) if settings.sentence_vectors else None
+    sentences = sentence_cache(settings, path, embedder)
     return ingest_files(
         list(paths), open_store(settings, path), embedder, format=format, count_tokens=counter.count,
         max_tokens=settings.chunk_max_tokens, batch=settings.ingest_batch_size, progress=progress,
@@ -369,8 +373,20 @@ def load_snapshot(settings: Settings, embedder: Embedder, index_path: Path | Non
     # Taken before reading: a commit landing during the load is seen, and loaded, next time.
     stamp = disk_stamp(settings, path)
     index = load_index(settings, embedder.name, path)
-    sentences = SentenceVectors(path, embedder.name, embedder.dim)
+    sentences = sentence_cache(settings, path, embedder)
     return Snapshot(path, index, build_answerer(index, embedder, settings, path / DERIVED), stamp, sentences)
+
+
+def sentence_cache(settings: Settings, index_path: Path, embedder: Embedder) -> SentenceVectors | None:
+    """The stored sentence vectors beside a folder index, or ``None`` when not kept.
+
+    Only the embedded store keeps them: its folder is the index. Replicas of a shared Postgres
+    store are stateless, and a cache in each one's working folder would be written by one
+    replica's uploads and never by the others', so they embed sentences when first quoted.
+    """
+    if not settings.sentence_vectors or store_name(settings.store) != "embedded":
+        return None
+    return SentenceVectors(index_path, embedder.name, embedder.dim)
 
 
 def disk_stamp(settings: Settings, index_path: Path) -> tuple:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # 80 ms over 39,394, the HNSW 12.9-16 ms at efSearch 256: the crossover may be lower than this.
     exact_rows: int = Field(20_000, ge=0)
 
+    # Threads numpy's BLAS and FAISS may use per process once an engine is loaded (rag/compute_threads.py):
+    # one, because searches run side by side in request threads and workers, and bigger pools only
+    # contend (qmsum-tune-choose search p50 21 -> 10.8 ms at load ~8 on 2 cores).
+    compute_threads: int = Field(1, ge=1)
+
     # Embedding and chunking. The embedder is a name from rag.embedders.embedding.EMBEDDERS; the ONNX
     # ones are exported into cache_dir/embedders by `rag export-embedder` (or on first use).
     # minilm-fp32 gives sentence-transformers' vectors (max difference 1.6e-7) without torch, so every

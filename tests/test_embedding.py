@@ -7,6 +7,7 @@ session if `make setup` has not made them already).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ from pydantic import ValidationError
 from rag.embedders.cache import CachedEmbedder
 from rag.embedders.embedding import EmbedderConfig, load_embedder
 from rag.embedders.hashing import HashEmbedder
-from rag.embedders.onnx_export import MODEL_FILE, export_dir
-from rag.embedders.onnx_runtime import token_batches
+from rag.embedders.onnx_export import MODEL_FILE, RUNTIME_WEIGHTS, export_dir, runtime_model
+from rag.embedders.onnx_runtime import OnnxEmbedder, token_batches
 from rag.embedders.packaged import file_sha256
 from rag.errors import ModelError
 from rag.formats import read_transcript
@@ -118,6 +119,22 @@ def test_missing_export_is_made_on_first_use_into_the_models_dir(tmp_path: Path)
     assert model_file.is_file()
     reference = load_embedder("minilm-fp32", CONFIG)
     assert embedder.name == reference.name  # the export is deterministic: same package, same file
+    runtime = runtime_model(export_dir(tmp_path, "fp32"))
+    assert runtime.parent.parent == model_file.parent and (runtime.parent / RUNTIME_WEIGHTS).is_file()
+
+
+@pytest.mark.parametrize("variant", ["int8", "fp32"])
+def test_the_optimised_copy_gives_the_exported_models_vectors(tmp_path: Path, variant):
+    """Sessions load onnxruntime's optimised copy; an export without one (older, or another onnxruntime) gets one."""
+    folder = tmp_path / "export"
+    shutil.copytree(export_dir(CONFIG.models_dir, variant), folder, ignore=shutil.ignore_patterns("onnxruntime-*"))
+    runtime = runtime_model(folder)
+    assert runtime.is_file() and (runtime.parent / RUNTIME_WEIGHTS).stat().st_size > 1_000_000
+    assert runtime_model(folder) == runtime
+    texts = SEED_QUESTIONS[:20] + ["word " * 300]
+    optimised = OnnxEmbedder(folder, runtime).embed(texts)
+    plain = OnnxEmbedder(folder, folder / MODEL_FILE).embed(texts)
+    assert np.abs(optimised - plain).max() < 1e-6
 
 
 def test_token_batches_group_similar_lengths_within_the_budget():

@@ -96,3 +96,17 @@ def test_ingest_through_the_facade_is_visible_to_the_next_request(engine, tmp_pa
     report = engine.ingest([harbour])
     assert (report.added, engine.status().documents) == (["harbour"], 2)
     assert [c.document for c in engine.ask("When does the ferry stop?").citations] == ["harbour"]
+
+
+def test_loading_an_engine_caps_the_blas_and_openmp_pools(engine):
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    from rag.compute_threads import limit_compute_threads
+
+    pools = [pool for pool in threadpool_info() if pool["user_api"] in ("blas", "openmp")]
+    assert pools and all(pool["num_threads"] == engine.settings.compute_threads for pool in pools)
+    assert faiss.omp_get_max_threads() == engine.settings.compute_threads
+    limit_compute_threads(2)
+    assert faiss.omp_get_max_threads() == 2
+    limit_compute_threads(engine.settings.compute_threads)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rag.embedders.hashing import HashEmbedder
-from rag.engine import Engine, ingest
+from rag.engine import Engine, ingest, sentence_cache
 from rag.formats.text import parse_text
 from rag.indexing import sentence_vectors
 from rag.indexing.sentence_vectors import KEYS_SUFFIX, VECTORS_SUFFIX, SentenceVectors, chunk_sentences
@@ -136,10 +136,22 @@ def test_reingesting_an_unchanged_transcript_writes_nothing(indexed):
     assert sorted(p.name for p in folder.iterdir()) == before
 
 
-def test_ingest_stores_no_sentence_vectors_when_turned_off(tmp_path):
+def test_ingest_stores_no_sentence_vectors_when_turned_off_and_the_next_ingest_stores_them_all(tmp_path):
     settings = _settings(tmp_path / "index", sentence_vectors=False)
     ingest(settings, [SEED], HashEmbedder())
     assert not (settings.index_path / sentence_vectors.FOLDER).exists()
+
+    # An index built without them (or before they existed) gets every stored chunk's sentences on
+    # its next ingest, even one that changes no document.
+    turned_on = settings.model_copy(update={"sentence_vectors": True})
+    report = ingest(turned_on, [SEED], HashEmbedder())
+    assert report.unchanged == [SEED.stem]
+    embedder = RecordingEmbedder()
+    engine = Engine.load(turned_on, embedder)
+    _, found = engine.snapshot.sentence_vectors.lookup(_stored_sentences(engine))
+    assert found.all()
+    _answer(engine)
+    assert not set(embedder.embedded) & set(_stored_sentences(engine))
 
 
 @pytest.mark.parametrize(
@@ -189,3 +201,28 @@ def test_parts_beyond_the_limit_are_merged_smallest_first_and_every_vector_stays
     sizes = sorted(len(np.load(p)) for p in reopened.folder.glob(f"*{KEYS_SUFFIX}"))
     # Five parts written, at most three kept; the first ingest's 50 were never rewritten.
     assert len(sizes) == 3 and 50 in sizes
+
+
+def test_merging_a_part_into_one_holding_all_its_keys_keeps_that_part(tmp_path, monkeypatch):
+    # Two ingests that opened the cache before either wrote store overlapping parts.
+    monkeypatch.setattr(sentence_vectors, "MAX_PARTS", 2)
+    embedder = HashEmbedder()
+    first, second = (SentenceVectors(tmp_path, embedder.name, embedder.dim) for _ in range(2))
+    both, one = ["the first sentence of them all", "the second one"], ["the first sentence of them all"]
+    first.add(both, embedder.embed(both))
+    second.add(one, embedder.embed(one))
+    later = ["a third", "a fourth sentence", "and a fifth"]
+    # Three parts: the two smallest ({first}, {first, second}) merge into the second of them.
+    SentenceVectors(tmp_path, embedder.name, embedder.dim).add(later, embedder.embed(later))
+    reopened = SentenceVectors(tmp_path, embedder.name, embedder.dim)
+    _, found = reopened.lookup(both + later)
+    assert found.all() and len(list(reopened.folder.glob(f"*{KEYS_SUFFIX}"))) == 2
+
+
+def test_turned_off_or_on_a_shared_postgres_store_no_cache_is_read_or_written(tmp_path):
+    folder = tmp_path / "index"
+    assert sentence_cache(_settings(folder, sentence_vectors=False), folder, HashEmbedder()) is None
+    # Replicas of one database are stateless: a cache in one replica's folder would miss the others' uploads.
+    shared = _settings(folder).model_copy(update={"store": "postgresql://verbatim@127.0.0.1:9/verbatim"})
+    assert sentence_cache(shared, folder, HashEmbedder()) is None
+    assert sentence_cache(_settings(folder), folder, HashEmbedder()) is not None

@@ -46,12 +46,12 @@ class EmbedderConfig:
 
 def _minilm_onnx(variant: str) -> Callable[[EmbedderConfig], Embedder]:
     def build(config: EmbedderConfig) -> Embedder:
-        from rag.embedders.onnx_export import ensure_exported
+        from rag.embedders.onnx_export import ensure_exported, runtime_model
         from rag.embedders.onnx_runtime import OnnxEmbedder
 
         folder = ensure_exported(variant, config.models_dir)
         return OnnxEmbedder(
-            folder, batch_size=config.batch_size, batch_tokens=config.batch_tokens, threads=config.threads
+            folder, runtime_model(folder), batch_size=config.batch_size, batch_tokens=config.batch_tokens, threads=config.threads
         )
 
     return build

@@ -6,9 +6,11 @@ sentence-transformers computes it), so running it needs only onnxruntime and ``t
 The ``int8`` variant is onnxruntime's dynamic quantisation of the float32 export.
 
 Layout of ``<models_dir>/all-MiniLM-L6-v2-<variant>/``: ``model.onnx``, ``tokenizer.json`` (copied
-from the package) and ``export.json`` (variant, the model file's sha256, the source weights'
-sha256, the longest input). A folder appears whole (written aside, then renamed) or not at all.
-Export and quantisation are deterministic: the same package gives the same file and sha256.
+from the package), ``export.json`` (variant, the model file's sha256, the source weights'
+sha256, the longest input) and ``onnxruntime-<version>/``, the graph as onnxruntime optimises it
+for that version with the weights in a file of their own (what sessions load). A folder appears
+whole (written aside, then renamed) or not at all. Export and quantisation are deterministic:
+the same package gives the same ``model.onnx`` and sha256, which names the embedder.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ MODEL_FILE = "model.onnx"
 INFO_FILE = "export.json"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "sentence_embedding"
+RUNTIME_WEIGHTS = "weights.bin"
 # The ONNX operator set of the export; onnxruntime >= 1.14 runs it.
 OPSET = 17
 
@@ -53,6 +56,37 @@ def ensure_exported(variant: str, models_dir: Path) -> Path:
     if (folder / INFO_FILE).is_file():
         return folder
     return export_minilm(variant, models_dir)
+
+
+def runtime_model(folder: Path) -> Path:
+    """The model file sessions should load: the export's optimised copy for the installed onnxruntime.
+
+    Made on first use when the export predates it or onnxruntime changed version.
+
+    :raises ModelError: the copy cannot be written.
+    """
+    target = _runtime_dir(folder) / MODEL_FILE
+    if target.is_file():
+        return target
+    with _exclusive(folder.parent / ".export.lock"):
+        if not target.is_file():
+            work = Path(tempfile.mkdtemp(prefix=f".{target.parent.name}-", dir=folder))
+            try:
+                _optimise(folder / MODEL_FILE, work / MODEL_FILE)
+                work.chmod(0o755)
+                work.rename(target.parent)
+            except Exception as exc:  # onnxruntime raises its own unrelated types
+                raise ModelError(f"cannot save the optimised embedding model in {folder}: {exc}") from exc
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _runtime_dir(folder: Path) -> Path:
+    import onnxruntime
+
+    # Its fused operators are onnxruntime's own: another version re-derives the copy.
+    return folder / f"onnxruntime-{onnxruntime.__version__}"
 
 
 def export_minilm(variant: str, models_dir: Path, *, replace: bool = False) -> Path:
@@ -79,6 +113,9 @@ def export_minilm(variant: str, models_dir: Path, *, replace: bool = False) -> P
                 _quantise(fp32, work / MODEL_FILE)
                 fp32.unlink()
             shutil.copyfile(source / TOKENIZER_FILE, work / TOKENIZER_FILE)
+            runtime = work / _runtime_dir(folder).name
+            runtime.mkdir()
+            _optimise(work / MODEL_FILE, runtime / MODEL_FILE)
             info = {
                 "variant": variant,
                 "sha256": file_sha256(work / MODEL_FILE),
@@ -142,6 +179,25 @@ def _export_fp32(source: Path, target: Path) -> None:
             input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
             dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, opset_version=OPSET, dynamo=False,
         )
+
+
+def _optimise(model: Path, target: Path) -> None:
+    """Save onnxruntime's optimisation of ``model`` at ``target``, its weights in a separate file.
+
+    A session memory-maps separate weights instead of parsing them out of one 90 MB protobuf, and
+    need not optimise the graph again: creating it took 0.06 CPU s instead of 0.21 s, and a process
+    embedding one question peaked at 104 MiB instead of 188 MiB (fp32). The EXTENDED level is the
+    highest onnxruntime calls portable across machines (ALL adds hardware-specific layouts).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", RUNTIME_WEIGHTS)
+    # Only tensors this large go to the weights file; shapes and small constants stay in the graph.
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
 def _quantise(fp32: Path, target: Path) -> None:

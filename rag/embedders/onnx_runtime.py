@@ -13,15 +13,20 @@ import numpy as np
 import onnxruntime
 from tokenizers import Encoding, Tokenizer
 
-from rag.embedders.onnx_export import INFO_FILE, INPUT_NAMES, MODEL_FILE
+from rag.embedders.onnx_export import INFO_FILE, INPUT_NAMES
 from rag.embedders.packaged import TOKENIZER_FILE
 from rag.errors import ModelError
 
 
 class OnnxEmbedder:
-    """An exported model folder; ``name`` is ``minilm-<variant>@<sha256 of model.onnx>``."""
+    """An exported model folder; ``name`` is ``minilm-<variant>@<sha256 of model.onnx>``.
 
-    def __init__(self, folder: Path, *, batch_size: int = 32, batch_tokens: int = 1024, threads: int = 0) -> None:
+    ``model`` is the file the session runs: the folder's ``model.onnx`` or its optimised copy.
+    """
+
+    def __init__(
+        self, folder: Path, model: Path, *, batch_size: int = 32, batch_tokens: int = 1024, threads: int = 0
+    ) -> None:
         try:
             info = json.loads((folder / INFO_FILE).read_text())
             options = onnxruntime.SessionOptions()
@@ -31,7 +36,7 @@ class OnnxEmbedder:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = onnxruntime.InferenceSession(
-                str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+                str(model), options, providers=["CPUExecutionProvider"]
             )
             tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as exc:  # onnxruntime and tokenizers raise their own unrelated types

@@ -150,14 +150,18 @@ def ingest_transcripts(
 ) -> IngestReport:
     """Add new transcripts, replace changed ones, skip unchanged ones; save once, atomically.
 
-    :param sentences: the sentence-vector cache to fill with the new chunks' sentences, after the commit.
+    :param sentences: the sentence-vector cache to fill with the new chunks' sentences, after the
+        commit; when it holds none yet and the index already had documents (built before there was
+        such a cache, or with it turned off), the sentences of every stored chunk too.
     :raises IndexMismatch: the index at ``target`` was built with another embedder.
     :raises OSError: the sentence vectors could not be written (the index itself is committed).
     """
     started = time.perf_counter()
     report = IngestReport()
     written: list[PreparedTranscript] = []
-    with as_backend(target).transaction(embedder.name, embedder.dim) as transaction:
+    backend = as_backend(target)
+    with backend.transaction(embedder.name, embedder.dim) as transaction:
+        backfill = sentences is not None and not len(sentences) and bool(transaction.documents())
         for transcript in transcripts:
             if not _is_unchanged(transaction, transcript, report):
                 prepared = prepare_transcript(
@@ -167,6 +171,11 @@ def ingest_transcripts(
                 _put(transaction, prepared, report)
                 written.append(prepared)
     _store_sentences(sentences, written)
+    if backfill and sentences is not None:
+        chunks = backend.open(embedder.name).chunks()
+        lacking = sentences.missing(chunk_sentences(chunk.text for chunk in chunks))
+        label = "embedding the sentences of the chunks stored before"
+        sentences.add(lacking, _embed_with_progress(embedder, lacking, label, progress, batch))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -110,14 +110,17 @@ class SentenceVectors:
         keys = np.concatenate([part.keys for part in smallest])
         vectors = np.concatenate([part.vectors for part in smallest])
         keys, first = np.unique(keys, return_index=True)
-        self._write_part(keys, vectors[first])
+        merged = self._write_part(keys, vectors[first])
         for part in smallest:
+            if part.name == merged:  # it held every key of the others already
+                continue
             self._parts.remove(part)
             # The keys file goes first: a part without one is never read.
             (self.folder / f"{part.name}{KEYS_SUFFIX}").unlink(missing_ok=True)
             (self.folder / f"{part.name}{VECTORS_SUFFIX}").unlink(missing_ok=True)
 
-    def _write_part(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+    def _write_part(self, keys: np.ndarray, vectors: np.ndarray) -> str:
+        """Write a part and read it from now on; returns its name (the same keys make the same part)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = hashlib.blake2b(keys.tobytes(), digest_size=16).hexdigest()
         # The vectors first: a part is read only once its keys file exists.
@@ -126,6 +129,7 @@ class SentenceVectors:
         part = self._open_part(name)
         if part is not None and all(existing.name != name for existing in self._parts):
             self._parts.append(part)
+        return name
 
     def _part_names(self) -> list[str]:
         if not self.folder.is_dir():
