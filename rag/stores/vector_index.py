@@ -19,6 +19,8 @@ import numpy as np
 from rag.errors import IndexCorrupt, IndexWriteError
 
 AnnKind = Literal["hnsw", "ivf"]
+# FAISS's k-means warns below 39 training points a list: fewer leave some lists poorly placed.
+_TRAIN_PER_LIST = 40
 Storage = Literal["flat", "sq8"]
 
 
@@ -31,6 +33,7 @@ class AnnSpec:
         scores are re-computed exactly by the caller anyway).
     :param hnsw_m: graph neighbours per node; ``ef_construction``/``ef_search``: candidate-list sizes.
     :param ivf_lists: k-means lists; ``nprobe``: lists visited a query.
+    :param train_sample: rows k-means (IVF) or the 8-bit ranges are trained on (IVF: at least 40 a list).
     """
 
     kind: AnnKind = "hnsw"
@@ -121,9 +124,11 @@ class VectorIndex:
             index.own_fields = True
             quantizer.this.disown()
         if not index.is_trained:
-            sample = matrix
-            if len(matrix) > spec.train_sample:
-                sample = matrix[np.sort(np.random.default_rng(seed).choice(len(matrix), spec.train_sample, replace=False))]
+            sample, wanted = matrix, spec.train_sample
+            if spec.kind == "ivf":
+                wanted = max(wanted, _TRAIN_PER_LIST * index.nlist)
+            if len(matrix) > wanted:
+                sample = matrix[np.sort(np.random.default_rng(seed).choice(len(matrix), wanted, replace=False))]
             index.train(sample)
         if len(matrix):
             index.add(matrix)
