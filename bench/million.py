@@ -33,7 +33,7 @@ import numpy as np
 from ann_recall import recall
 from rag.engine import Engine, Snapshot, build_answerer, configured_embedder, disk_stamp, load_index, open_store
 from rag.indexing.sentence_vectors import SentenceVectors
-from rag.retrieval.derived import DERIVED
+from rag.retrieval.derived import DERIVED, fingerprint
 from rag.retrieval.retriever import Retriever
 from rag.settings import Settings
 from rag.stores.embedded import EmbeddedBackend
@@ -75,7 +75,7 @@ def serve_like(path: Path, count: int, exact_count: int) -> None:
     embedder, embedder_s = timed(lambda: configured_embedder(settings))
     stamp = disk_stamp(settings, path)
     index, index_s = timed(lambda: load_index(settings, embedder.name, path))
-    built = not (path / DERIVED).exists() or not any((path / DERIVED).iterdir())
+    built = not (path / DERIVED / fingerprint(index.store)).exists()
     answerer, answerer_s = timed(lambda: build_answerer(index, embedder, settings, path / DERIVED))
     sentences = SentenceVectors(path, embedder.name, embedder.dim)
     engine = Engine(settings, embedder, Snapshot(path, index, answerer, stamp, sentences))
@@ -97,24 +97,26 @@ def serve_like(path: Path, count: int, exact_count: int) -> None:
     print(f"Engine.search (vector cached): {percentiles(search_times)}; {load()}", flush=True)
     candidate = [timed(lambda: retriever.search(q, 10, query_vector=v)) for q, v in zip(asked, vectors)]
     print(f"retriever, candidate mode, k=10: {percentiles([s for _, s in candidate])}", flush=True)
-    if not retriever.candidate_mode:
-        return
-    exact_retriever = Retriever(index, embedder, tuning=retriever.tuning, lexical=retriever.vocabulary)
-    # Exact mode scores every row (seconds a question at this size): fewer questions.
-    asked, vectors, candidate = asked[:exact_count], vectors[:exact_count], candidate[:exact_count]
+    speaker = index.chunks[len(index.chunks) // 2].speaker
+    filtered = [timed(lambda: engine.search(q, speaker=speaker))[1] for q in asked[:50]]
+    print(f"Engine.search with a speaker filter ({speaker}): {percentiles(filtered)}")
+    print(f"after the queries: {rss()}; {load()}", flush=True)
+    if retriever.candidate_mode and exact_count:
+        compare_with_exact(retriever, asked[:exact_count], vectors[:exact_count], candidate[:exact_count])
+
+
+def compare_with_exact(retriever: Retriever, asked: list[str], vectors: list[np.ndarray], candidate: list) -> None:
+    """Exact mode (every row scored; seconds a question at this size) beside candidate mode's results."""
+    exact_retriever = Retriever(retriever.index, retriever.embedder, tuning=retriever.tuning, lexical=retriever.vocabulary)
     exact = [timed(lambda: exact_retriever.search(q, 10, query_vector=v)) for q, v in zip(asked, vectors)]
     print(f"retriever, exact mode (every row), k=10: {percentiles([s for _, s in exact])}", flush=True)
     overlap = [len({p.chunk.id for p in a} & {p.chunk.id for p in b}) / max(1, len(b))
                for (a, _), (b, _) in zip(candidate, exact)]
     print(f"candidate mode returns {np.mean(overlap):.3f} of exact mode's top 10 (hybrid, all filters off)")
-    dense_c = [timed(lambda: retriever.search(q, 10, mode="dense", query_vector=v))[0] for q, v in zip(asked, vectors)]
-    dense_e = [timed(lambda: exact_retriever.search(q, 10, mode="dense", query_vector=v))[0] for q, v in zip(asked, vectors)]
+    dense_c = [retriever.search(q, 10, mode="dense", query_vector=v) for q, v in zip(asked, vectors)]
+    dense_e = [exact_retriever.search(q, 10, mode="dense", query_vector=v) for q, v in zip(asked, vectors)]
     overlap = [len({p.chunk.id for p in a} & {p.chunk.id for p in b}) / max(1, len(b)) for a, b in zip(dense_c, dense_e)]
-    print(f"dense mode: candidate mode returns {np.mean(overlap):.3f} of exact mode's top 10")
-    speaker = index.chunks[len(index.chunks) // 2].speaker
-    filtered = [timed(lambda: engine.search(q, speaker=speaker))[1] for q in asked[:50]]
-    print(f"Engine.search with a speaker filter ({speaker}): {percentiles(filtered)}")
-    print(f"after the queries: {rss()}; {load()}", flush=True)
+    print(f"dense mode: candidate mode returns {np.mean(overlap):.3f} of exact mode's top 10; {rss()}", flush=True)
 
 
 def searches(store, vectors: np.ndarray, **filters) -> tuple[list[list[tuple[str, float]]], list[float]]:
@@ -152,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)
     parser.add_argument("--questions", type=int, default=300, help="QMSum questions asked (default 300)")
-    parser.add_argument("--exact", type=int, default=100, help="questions also asked in exact mode (default 100)")
+    parser.add_argument("--exact", type=int, default=100, help="questions also asked in exact mode (default 100; 0: none)")
     parser.add_argument("--ann", action="store_true", help="the store's HNSW search against exact search instead")
     parser.add_argument("--ef-search", type=int, nargs="+", default=[64, 128, 256, 512],
                         help="efSearch values to measure (--ann; default 64 128 256 512)")

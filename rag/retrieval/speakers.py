@@ -130,11 +130,13 @@ class SpeakerDirectory:
         lowered = name.lower()
         if any(lowered == alias or lowered.endswith(" " + alias) for alias in self._aliases):
             return False
-        if name not in self._absent:
+        # Read once: the service's threads share the directory, and another may clear the memory.
+        verdict = self._absent.get(name)
+        if verdict is None:
             if len(self._absent) >= _ABSENT_REMEMBERED:
                 self._absent.clear()
-            self._absent[name] = self._titled_or_unused(name)
-        return self._absent[name]
+            verdict = self._absent[name] = self._titled_or_unused(name)
+        return verdict
 
     def _titled_or_unused(self, name: str) -> bool:
         """Whether ``name`` never occurs as a word in the corpus, or occurs after a personal title."""
