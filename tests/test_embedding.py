@@ -7,10 +7,12 @@ session if `make setup` has not made them already).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 from pydantic import ValidationError
 
@@ -135,6 +137,16 @@ def test_the_optimised_copy_gives_the_exported_models_vectors(tmp_path: Path, va
     optimised = OnnxEmbedder(folder, runtime).embed(texts)
     plain = OnnxEmbedder(folder, folder / MODEL_FILE).embed(texts)
     assert np.abs(optimised - plain).max() < 1e-6
+
+
+def test_an_export_folder_that_cannot_take_the_optimised_copy_loads_model_onnx(tmp_path: Path, caplog):
+    folder = tmp_path / "export"
+    shutil.copytree(export_dir(CONFIG.models_dir, "fp32"), folder, ignore=shutil.ignore_patterns("onnxruntime-*"))
+    (folder / f"onnxruntime-{onnxruntime.__version__}").write_text("a file where the copy's folder should go")
+    with caplog.at_level(logging.WARNING, logger="verbatim.embedders"):
+        assert runtime_model(folder) == folder / MODEL_FILE
+    assert "cannot save the optimised embedding model" in caplog.text
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no half-written copy left
 
 
 def test_token_batches_group_similar_lengths_within_the_budget():

@@ -159,16 +159,17 @@ def run_llamaindex(files: list[Path], questions: list[dict], k: int, repeats: in
 
 def score(ranked: dict[str, list], questions: list[dict], spans: dict[str, list], domains: dict[str, str],
           k: int, read_chars: int) -> dict[str, dict[str, float]]:
-    """Per domain and overall, over answerable questions: MRR@k, hit@k, the text returned and its
-    gold share, and whether a gold turn is within the first ``read_chars`` characters returned
-    (units read in rank order), which compares the two at the same amount of reading."""
+    """Per domain and overall, over answerable questions: MRR@k, hit@k, the text returned, its gold
+    share and the share of the meeting it covers, and whether a gold turn is within the first
+    ``read_chars`` characters returned (units read in rank order): the two at the same amount of reading."""
     rows = defaultdict(list)
     for question in questions:
         if not question["answerable"]:
             continue
         gold = [spans[question["document"]][turn] for turn in question["gold_turns"]]
         first, returned, inside, read_hit = None, 0, 0, False
-        for rank, (meeting, start, end) in enumerate(ranked[question["qid"]][:k]):
+        units = ranked[question["qid"]][:k]
+        for rank, (meeting, start, end) in enumerate(units):
             unread = read_chars - returned
             returned += end - start
             if meeting != question["document"]:
@@ -179,11 +180,22 @@ def score(ranked: dict[str, list], questions: list[dict], spans: dict[str, list]
             if overlap and first is None:
                 first = rank
         row = {"mrr": 0.0 if first is None else 1 / (first + 1), "hit": float(first is not None),
-               "chars": returned, "gold_share": inside / returned if returned else 0.0, "read_hit": float(read_hit)}
+               "chars": returned, "gold_share": inside / returned if returned else 0.0, "read_hit": float(read_hit),
+               "meeting_share": covered([(start, end) for meeting, start, end in units if meeting == question["document"]])
+               / spans[question["document"]][-1][1]}
         rows[domains.get(question["document"], "all")].append(row)
         rows["all"].append(row)
     return {domain: {key: sum(r[key] for r in rs) / len(rs) for key in rs[0]} | {"n": len(rs)}
             for domain, rs in rows.items()}
+
+
+def covered(units: list[tuple[int, int]]) -> int:
+    """Characters inside the union of the ``units``' spans (LlamaIndex's nodes overlap each other)."""
+    total, reach = 0, 0
+    for start, end in sorted(units):
+        total += max(0, end - max(start, reach))
+        reach = max(reach, end)
+    return total
 
 
 def overlapping(start: int, end: int, spans: list[list[int]]) -> int:
@@ -244,6 +256,8 @@ def report(name: str, questions: list[dict], domains: dict[str, str], k: int, re
         row(f"text returned per question, chars, {where}", ours["all"]["chars"], theirs["all"]["chars"], "{:,.0f}")
         row(f"gold share of the text returned, {where}", ours["all"]["gold_share"], theirs["all"]["gold_share"],
             "{:.3f}")
+        row(f"share of the question's meeting returned, {where}", ours["all"]["meeting_share"],
+            theirs["all"]["meeting_share"], "{:.3f}")
     loads = {label: (side["build"]["load_before"][0], side["runs"]["corpus"]["load"][0]) for label, side in sides.items()}
     lines += ["", "Load average (1 min) at the start of the build / the end of the searches: "
               + "; ".join(f"{label} {a:.2f} / {b:.2f}" for label, (a, b) in loads.items()),

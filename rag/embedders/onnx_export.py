@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import shutil
 import tempfile
 import warnings
@@ -42,6 +43,8 @@ RUNTIME_WEIGHTS = "weights.bin"
 # The ONNX operator set of the export; onnxruntime >= 1.14 runs it.
 OPSET = 17
 
+logger = logging.getLogger("verbatim.embedders")
+
 
 def export_dir(models_dir: Path, variant: str) -> Path:
     return models_dir / f"all-MiniLM-L6-v2-{variant}"
@@ -61,24 +64,25 @@ def ensure_exported(variant: str, models_dir: Path) -> Path:
 def runtime_model(folder: Path) -> Path:
     """The model file sessions should load: the export's optimised copy for the installed onnxruntime.
 
-    Made on first use when the export predates it or onnxruntime changed version.
-
-    :raises ModelError: the copy cannot be written.
+    Made on first use when the export predates it or onnxruntime changed version. Where the
+    folder cannot be written (a read-only install), ``model.onnx`` itself: slower to load, same vectors.
     """
     target = _runtime_dir(folder) / MODEL_FILE
     if target.is_file():
         return target
-    with _exclusive(folder.parent / ".export.lock"):
-        if not target.is_file():
-            work = Path(tempfile.mkdtemp(prefix=f".{target.parent.name}-", dir=folder))
-            try:
-                _optimise(folder / MODEL_FILE, work / MODEL_FILE)
-                work.chmod(0o755)
-                work.rename(target.parent)
-            except Exception as exc:  # onnxruntime raises its own unrelated types
-                raise ModelError(f"cannot save the optimised embedding model in {folder}: {exc}") from exc
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
+    try:
+        with _exclusive(folder.parent / ".export.lock"):
+            if not target.is_file():
+                work = Path(tempfile.mkdtemp(prefix=f".{target.parent.name}-", dir=folder))
+                try:
+                    _optimise(folder / MODEL_FILE, work / MODEL_FILE)
+                    work.chmod(0o755)
+                    work.rename(target.parent)
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+    except Exception as exc:  # OSError, or onnxruntime's own unrelated types
+        logger.warning("cannot save the optimised embedding model in %s (%s); loading model.onnx", folder, exc)
+        return folder / MODEL_FILE
     return target
 
 
