@@ -60,7 +60,7 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
     vectors = [embedder.embed([question])[0] for question in questions]
     policy = AnnPolicy(1, settings.ann_hnsw_m, settings.ann_ef_construction, settings.ann_ef_search,
-                       settings.ann_oversample)
+                       settings.ann_oversample, settings.exact_rows)
     with tempfile.TemporaryDirectory(prefix="ann-recall-") as temp:
         copy = Path(temp) / "index"
         shutil.copytree(args.index, copy)

@@ -28,7 +28,6 @@ from rag.settings import Settings
 from rag.stores.base import StoreBackend
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy
 from rag.stores.registry import open_backend, store_name
-from rag.stores.vector_index import AnnSpec
 from rag.retrieval.speakers import SpeakerDirectory
 
 if TYPE_CHECKING:
@@ -345,7 +344,7 @@ def open_store(settings: Settings, index_path: Path | None = None) -> StoreBacke
     """The configured store (``VERBATIM_STORE``) for the index at ``index_path`` (default: the settings')."""
     s = settings
     merge = MergePolicy(s.segment_max_count, s.segment_max_dead_share)
-    ann = AnnPolicy(s.ann_min_rows, s.ann_hnsw_m, s.ann_ef_construction, s.ann_ef_search, s.ann_oversample)
+    ann = AnnPolicy(s.ann_min_rows, s.ann_hnsw_m, s.ann_ef_construction, s.ann_ef_search, s.ann_oversample, s.exact_rows)
     return open_backend(s.store, index_path or s.index_path, merge, ann)
 
 
@@ -403,15 +402,6 @@ def _speaker_map_path(settings: Settings, index_path: Path) -> Path:
     return settings.speaker_map or index_path / SPEAKER_MAP
 
 
-def ann_spec(settings: Settings) -> AnnSpec:
-    """The approximate vector index the settings choose for large indexes."""
-    return AnnSpec(
-        kind=settings.ann_kind, storage=settings.ann_storage, hnsw_m=settings.ann_hnsw_m,
-        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search,
-        ivf_lists=settings.ann_ivf_lists, nprobe=settings.ann_nprobe,
-    )
-
-
 def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Settings, derived: Path | None = None) -> Answerer:
     """The answerer of ``index``; a large one searches in candidate mode with structures kept in ``derived``."""
     tuning = RetrievalTuning(
@@ -424,8 +414,9 @@ def build_answerer(index: TranscriptIndex, embedder: Embedder, settings: Setting
         lexical_pool=settings.lexical_pool, exact_rows=settings.exact_rows,
     )
     if derived is not None and len(index.chunks) >= settings.scale_min_chunks:
-        large = load_or_build(derived, index, ann_spec(settings), settings.bm25_k1, settings.bm25_b)
-        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, ann=large.ann, moments=large.moments)
+        large = load_or_build(derived, index, settings.bm25_k1, settings.bm25_b)
+        retriever = Retriever(index, embedder, tuning=tuning, lexical=large.lexical, candidate_mode=True,
+                              moments=large.moments)
     else:
         retriever = Retriever(index, embedder, tuning=tuning)
     return Answerer(

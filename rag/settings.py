@@ -50,14 +50,36 @@ class Settings(BaseSettings):
     # scan is cheap: FAISS on one thread scans qmsum-tune-choose's 13,688 rows of dimension 384 in
     # 0.57 ms, so 100,000 rows in about 4 ms; a million would take ~40 ms, twice the p50 budget.
     ann_min_rows: int = Field(100_000, ge=1)
-    # HNSW's links per node, and its candidate lists while building and searching; the searched
-    # candidates, ann_oversample per result wanted, are re-scored exactly. bench/ann_recall.py on
-    # qmsum-tune-choose (332 questions, M 32, efConstruction 80): recall@10 against exact search
-    # 0.973 at efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7).
-    ann_hnsw_m: int = Field(32, ge=4)
+    # HNSW (8-bit scalar-quantised vectors) links per node, and its candidate lists while building and
+    # searching; the searched candidates, ann_oversample per result wanted, are re-scored exactly from
+    # the float32 vectors. bench/ann_recall.py on qmsum-tune-choose (332 questions, M 32,
+    # efConstruction 80, the graph over distinct vectors): recall@10 against exact search 0.973 at
+    # efSearch 64, 0.986 at 128, 0.992 at 256 (p50 0.23, 0.28, 0.46 ms, load ~7); before duplicates
+    # were folded, 0.970 at 128 and 0.975 at 256. bench/million.py --ann on a 164,789-row synthetic
+    # corpus (bench/million_corpus.py: vectors mixed and noised, harder than real ones; 200 questions,
+    # load ~9): 0.923 at 64, 0.962 at 128, 0.977 at 256, 0.989 at 512 (p50 0.3-1.3 ms; exact 117 ms);
+    # filtered to a quarter of the documents 0.954, 0.979, 0.989, 0.995 (p50 1.8-11.5 ms; exact 86 ms).
+    # efSearch is raised to the candidates asked for: candidate-mode retrieval asks for dense_pool (100),
+    # so 400 candidates, and returned 0.998 of exact mode's top 10 there (hybrid and dense). At 545,862
+    # synthetic chunks the scale branch's former per-generation index (float32 HNSW, M 32, efC 80,
+    # k 10 asked alone) gave 0.853 / 0.918 / 0.949 at efSearch 64 / 128 / 256, and IVF (4,096 lists)
+    # 0.991 at nprobe 128 (p50 1.9 ms). The segments' HNSW at 436,754 synthetic chunks (k 10, 40
+    # candidates re-scored): 0.950 / 0.965 at efSearch 256 / 512 (p50 0.8 / 1.3 ms, load ~4).
+    ann_hnsw_m: int = Field(32, ge=4, le=128)
     ann_ef_construction: int = Field(80, ge=8)
     ann_ef_search: int = Field(256, ge=8)
-    ann_oversample: int = Field(4, ge=1)
+    # ann_oversample 4 -> 16 at 436,754 synthetic chunks (efSearch 256, so the walk is as wide as the
+    # candidates asked for): candidate mode's dense top 10 0.903 -> 0.993 of exact mode's (hybrid 0.983
+    # both), retriever p50 6.7 -> 13.2 ms, Engine.search p50 8.5 -> 14.2 ms (30-100 questions, load ~2).
+    # The qmsum-tune-choose and 164,789-chunk figures above are at 4.
+    ann_oversample: int = Field(16, ge=1)
+    # A search filtered to some documents or speakers scores their rows exactly when they are at most
+    # this many (rows picked from tables, never a scan of every chunk); larger filtered sets go to each
+    # segment's HNSW with the allowed rows as a FAISS ID selector. Also candidate-mode retrieval's
+    # limit for scoring a filtered set exactly (and z-scoring against it). On the synthetic corpus
+    # above (load ~8) exact filtered search took p50 1.4 ms over 8,000 rows but 52 ms over 23,750 and
+    # 80 ms over 39,394, the HNSW 12.9-16 ms at efSearch 256: the crossover may be lower than this.
+    exact_rows: int = Field(20_000, ge=0)
 
     # Threads numpy's BLAS and FAISS may use per process once an engine is loaded (rag/compute_threads.py):
     # one, because searches run side by side in request threads and workers, and bigger pools only
@@ -131,22 +153,13 @@ class Settings(BaseSettings):
     speaker_aware: bool = True
 
     # Large indexes (bench/million.py). From this many chunks on, a search scores only candidate rows:
-    # an approximate vector index's nearest and BM25's best, with their neighbours (both built once
-    # per generation and saved in <index>/derived); below it every row is scored exactly, as always.
+    # the store's nearest (ChunkStore.search) and BM25's best, with their neighbours (BM25 postings and
+    # the vectors' moments built once per generation and saved in <index>/derived); below it every row
+    # is scored exactly, as always.
     scale_min_chunks: int = Field(200_000, ge=1)
-    # The approximate index: HNSW or IVF, vectors kept as float32 or 8-bit (candidates are
-    # re-scored exactly from the store either way), and its build and search effort.
-    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
-    ann_storage: Literal["flat", "sq8"] = "flat"
-    ann_hnsw_m: int = Field(32, ge=4, le=128)
-    ann_ef_construction: int = Field(80, ge=8)
-    ann_ef_search: int = Field(64, ge=1)
-    ann_ivf_lists: int = Field(4096, ge=1)
-    ann_nprobe: int = Field(32, ge=1)
-    # Candidates taken from each signal, and the largest filtered set of rows scored exactly instead.
+    # Candidates taken from each signal: ChunkStore.search's nearest (the segments' HNSW above) and BM25's best.
     dense_pool: int = Field(100, ge=1, le=10_000)
     lexical_pool: int = Field(100, ge=1, le=10_000)
-    exact_rows: int = Field(20_000, ge=0)
 
     # When to refuse: a logistic model over evidence features (rag/answering/refusal.py), fitted by
     # eval/fit_refusal.py on the "choose" split of qmsum-tune; None is the model shipped in the package.

@@ -489,7 +489,10 @@ def test_the_runner_scores_five_seed_questions_end_to_end(tmp_path, seed_index_p
     html = render_html(stored)
     assert "<svg" in html and "<script" not in html and "src=" not in html
     assert any(line.startswith("seed / extractive / hybrid+speakers: 5 questions in ") for line in echoed)
-    assert progress == [("seed / extractive / hybrid+speakers", done, 5) for done in range(1, 6)]
+    # Ingest reports its own steps first (here: storing the sentence vectors the fixture's index lacks).
+    label = "seed / extractive / hybrid+speakers"
+    assert [step for step in progress if step[0] == label] == [(label, done, 5) for done in range(1, 6)]
+    assert progress[-5:] == [(label, done, 5) for done in range(1, 6)]
     assert replace(run, runs=[]).failed is False
 
 

@@ -269,7 +269,7 @@ def test_a_large_segment_gets_an_approximate_index_whose_candidates_are_scored_e
     exact = EmbeddedBackend(path).open()
     # A candidate list longer than the segment: the HNSW finds the true nearest rows, so its
     # answers can be compared with the exact search's exactly.
-    policy = AnnPolicy(min_rows=50, m=16, ef_construction=40, ef_search=2000, oversample=4)
+    policy = AnnPolicy(min_rows=50, m=16, ef_construction=40, ef_search=2000, oversample=4, exact_rows=0)
     approximate = EmbeddedBackend(path, ann=policy)
     # An index written before the policy: its large segment is rewritten once, with the HNSW file.
     approximate.compact()
@@ -287,6 +287,14 @@ def test_a_large_segment_gets_an_approximate_index_whose_candidates_are_scored_e
         # round a score's last bits differently over fewer rows).
         assert [chunk_id for chunk_id, _ in found] == [chunk_id for chunk_id, _ in expected]
         np.testing.assert_allclose([score for _, score in found], [score for _, score in expected], atol=1e-6)
+    # Filtered (exact_rows 0): the HNSW searches only the allowed rows' vectors through an ID selector.
+    speaker = plain.chunks()[0].speaker
+    for options in ({"speakers": [speaker]}, {"documents": ["kerry-lavrov-moscow-2015-12-15"]},
+                    {"documents": ["kerry-lavrov-moscow-2015-12-15"], "speakers": [speaker, "NOBODY"]}):
+        for query in queries(64)[:8]:
+            found, expected = store.search(query, 5, **options), plain.search(query, 5, **options)
+            assert [chunk_id for chunk_id, _ in found] == [chunk_id for chunk_id, _ in expected]
+    assert store.search(queries(64)[0], 5, speakers=["NOBODY"]) == []
     assert [segment.ann for segment in exact.segments] == [None]
 
     remove_document(approximate, EMBEDDER, "kerry-lavrov-moscow-2015-12-15")

@@ -88,3 +88,20 @@ def test_an_anonymised_role_is_named_by_the_role_alone(tmp_path):
     assert directory.mention("What did the professor think about disks?").speakers == ("B",)
     assert set(directory.mention("What did the grad say about disks?").speakers) == {"GRAD A", "GRAD E"}
     assert directory.mention("What did Grad E contribute to the disks?").speakers == ("GRAD E",)
+
+
+def test_a_named_non_speaker_is_absent_when_titled_or_unused_and_not_when_only_a_word(tmp_path):
+    path = tmp_path / "council.txt"
+    path.write_text(
+        "CHAIR: Minister Kirsty Williams wrote to us, and so did Dr. Okafor.\n\n"
+        "MEMBER: The Lindqvist report covers the ferry.\n",
+        encoding="utf-8",
+    )
+    directory = SpeakerDirectory.of([read_transcript(path)])
+    # Titled in the text (with a first name between), titled directly, never used, used only as a word.
+    assert directory.mention("What did Williams say about the ferry?").absent == ("Williams",)
+    assert directory.mention("What did Okafor say about the ferry?").absent == ("Okafor",)
+    assert directory.mention("What did Moreau say about the ferry?").absent == ("Moreau",)
+    assert directory.mention("What did Lindqvist say about the ferry?").absent == ()
+    # Asked twice, answered the same from the directory's memory.
+    assert directory.mention("What did Williams think of the report?").absent == ("Williams",)

@@ -43,9 +43,10 @@ class TranscriptIndex:
                 doc_id, record.voices if record.voices is not None else voices_of(store.transcript(doc_id))
             )
         ]
-        self._persons = persons.resolve(stored, speaker_map or persons.SpeakerMap())
-        self.voices: list[persons.Voice] = persons.renamed_voices(stored, self._persons)
-        self.chunks: list[Chunk] = persons.renamed_chunks(store.chunks(), self._persons)
+        # (document, speaker as stored) -> person: how a filter on persons reaches the store's speakers.
+        self.persons: dict[tuple[str, str], str] = persons.resolve(stored, speaker_map or persons.SpeakerMap())
+        self.voices: list[persons.Voice] = persons.renamed_voices(stored, self.persons)
+        self.chunks: list[Chunk] = persons.renamed_chunks(store.chunks(), self.persons)
         # lru_cache is thread-safe: requests served in threads share this index.
         self._read = lru_cache(maxsize=cached)(self._read_transcript)
 
@@ -65,7 +66,7 @@ class TranscriptIndex:
         return self._read(document_id)
 
     def _read_transcript(self, document_id: str) -> Transcript:
-        return persons.renamed(self.store.transcript(document_id), self._persons)
+        return persons.renamed(self.store.transcript(document_id), self.persons)
 
     def transcripts(self) -> Iterator[Transcript]:
         """Every transcript in record order, each read when reached (slow on a large index)."""

@@ -1,9 +1,11 @@
 """Search structures of a large index, derived from one committed generation and saved beside it.
 
-Reading a million chunk texts to build BM25, and indexing a million vectors approximately, takes
-minutes: a large index's postings and approximate vector index are built once per generation, saved
+Reading a million chunk texts to build BM25, and a pass over a million vectors for their moments,
+takes minutes: a large index's postings and vector moments are built once per generation, saved
 under ``<index>/derived/<fingerprint>/``, and loaded by every later start (and by every worker).
 A new generation gets a new fingerprint; the folders of older ones are removed when it is written.
+The approximate vector index is not here: the store keeps one per segment (rag/stores/ann.py), so a
+commit adding a small document does not rebuild it.
 """
 
 from __future__ import annotations
@@ -18,18 +20,17 @@ from pathlib import Path
 from rag.errors import IndexCorrupt
 from rag.indexing.index import TranscriptIndex
 from rag.retrieval.lexical import BM25Index
+from rag.retrieval.moments import ScoreMoments
 from rag.stores.base import ChunkStore
-from rag.stores.vector_index import AnnSpec, ScoreMoments, VectorIndex
 
 DERIVED = "derived"
 
 
 @dataclass(frozen=True)
 class ScaleStructures:
-    """What candidate-mode retrieval reads: BM25 postings, an approximate index and the vectors' moments (row i = chunk i)."""
+    """What candidate-mode retrieval reads besides the store: BM25 postings (row i = chunk i), vector moments."""
 
     lexical: BM25Index
-    ann: VectorIndex
     moments: ScoreMoments
 
 
@@ -41,20 +42,14 @@ def fingerprint(store: ChunkStore) -> str:
     return f"gen-{store.generation:06d}-{hashlib.sha256(described.encode('utf-8')).hexdigest()[:12]}"
 
 
-def ann_path(target: Path, spec: AnnSpec) -> Path:
-    """Where in a generation's folder the approximate index of ``spec``'s build parameters is saved."""
-    shape = f"m{spec.hnsw_m}-ef{spec.ef_construction}" if spec.kind == "hnsw" else f"lists{spec.ivf_lists}"
-    return target / f"vectors-{spec.kind}-{spec.storage}-{shape}.faiss"
-
-
-def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float, b: float) -> ScaleStructures:
+def load_or_build(folder: Path, index: TranscriptIndex, k1: float, b: float, block: int = 65_536) -> ScaleStructures:
     """The saved structures of ``index``'s generation, built and saved first when missing or unreadable.
 
     :param folder: where derived structures live (``<index>/derived``).
+    :param block: vectors read from the store at a time for the moments.
     """
     target = folder / fingerprint(index.store)
     lexical_path = target / f"lexical-k1_{k1:g}-b_{b:g}.npz"
-    vectors_path = ann_path(target, spec)
     moments_path = target / "moments.npz"
     target.mkdir(parents=True, exist_ok=True)
     try:
@@ -63,20 +58,17 @@ def load_or_build(folder: Path, index: TranscriptIndex, spec: AnnSpec, k1: float
         lexical = BM25Index([chunk.text for chunk in index.chunks], k1, b)
         _save_atomic(lexical_path, lexical.save)
     try:
-        ann = VectorIndex.load(vectors_path, spec)
         moments = ScoreMoments.load(moments_path)
     except IndexCorrupt:
-        matrix = index.store.vectors([chunk.id for chunk in index.chunks])
-        ann = VectorIndex.build(matrix, spec)
-        moments = ScoreMoments.of(matrix)
-        del matrix
-        _save_atomic(vectors_path, ann.save)
+        ids = [chunk.id for chunk in index.chunks]
+        blocks = (index.store.vectors(ids[start: start + block]) for start in range(0, len(ids), block))
+        moments = ScoreMoments.of(blocks, index.store.dim)
         _save_atomic(moments_path, moments.save)
-    if len(lexical) != len(index.chunks) or ann.size != len(index.chunks):
+    if len(lexical) != len(index.chunks):
         raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
                            "delete that folder to rebuild them")
     _prune(folder, keep=target.name)
-    return ScaleStructures(lexical, ann, moments)
+    return ScaleStructures(lexical, moments)
 
 
 def _save_atomic(path: Path, save) -> None:

@@ -4,13 +4,16 @@ A turn is scored with its neighbours: in a meeting an answer is an exchange, and
 "Okay." between two relevant turns is part of it. Over a small index both signals are scored
 exactly for every searched row and smoothed the same way.
 
-A large index (given an approximate vector index) is searched in candidate mode instead: the
-approximate index's nearest rows and BM25's best rows, with their neighbours, are the only rows
-scored (exactly) and fused; speaker and document filters pick rows from tables built at load.
+A large index is searched in candidate mode instead: the store's nearest chunks (``ChunkStore.search``,
+approximate where the store keeps an approximate index: the embedded store's segment HNSW, Postgres's
+pgvector) and BM25's best rows, with their neighbours, are the only rows scored (exactly) and fused;
+speaker and document filters pick rows from tables built at load, and reach the store as the
+documents and stored speaker labels they stand for.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,7 +24,8 @@ from rag.embedders.embedding import Embedder
 from rag.indexing.index import TranscriptIndex
 from rag.models import Passage
 from rag.retrieval.lexical import BM25Index, weighted_query_terms
-from rag.stores.vector_index import ScoreMoments, VectorIndex
+from rag.retrieval.moments import ScoreMoments
+from rag.stores.rows import member, rows_by_value, union_rows
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -58,8 +62,8 @@ class RetrievalTuning:
     reply_share: float = 0.0
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
-    # Candidate mode (an approximate index given): rows taken from the vector index and from BM25,
-    # and the largest filtered row set that is scored exactly instead of through the vector index.
+    # Candidate mode: rows taken from the store's nearest and from BM25, and the largest filtered
+    # row set that is scored exactly (and z-scored against) instead of asking the store.
     dense_pool: int = 100
     lexical_pool: int = 100
     exact_rows: int = 20_000
@@ -70,12 +74,11 @@ class Retriever:
 
     def __init__(
         self, index: TranscriptIndex, embedder: Embedder, *, candidate_k: int = 40, rrf_k: int = 60,
-        tuning: RetrievalTuning | None = None, lexical: BM25Index | None = None, ann: VectorIndex | None = None,
+        tuning: RetrievalTuning | None = None, lexical: BM25Index | None = None, candidate_mode: bool = False,
         moments: ScoreMoments | None = None,
     ) -> None:
         """:param lexical: BM25 postings of ``index.chunks`` built beforehand (else built here from their texts).
-        :param ann: an approximate index over the chunks' vectors, row i being ``index.chunks[i]``:
-            searches then score only candidate rows (see the module docstring).
+        :param candidate_mode: score only candidate rows (see the module docstring).
         :param moments: the vectors' moments, so that candidate mode z-scores cosines against every row
             (without them, against the candidates).
         """
@@ -85,22 +88,24 @@ class Retriever:
         self.candidate_k = self.tuning.candidate_k
         self.rrf_k = self.tuning.rrf_k
         self.vocabulary = lexical or BM25Index([chunk.text for chunk in index.chunks], self.tuning.bm25_k1, self.tuning.bm25_b)
-        if len(self.vocabulary) != len(index.chunks) or (ann is not None and ann.size != len(index.chunks)):
-            raise ValueError("the lexical postings and the vector index must cover the index's chunks, row for row")
-        self.ann = ann
+        if len(self.vocabulary) != len(index.chunks):
+            raise ValueError("the lexical postings must cover the index's chunks, row for row")
+        self.candidate_mode = candidate_mode
         self.moments = moments
         # Vectors stay in the store, read by chunk id: rows here are positions in ``index.chunks``.
         self._ids = np.array([chunk.id for chunk in index.chunks], dtype=object)
-        documents = {name: number for number, name in enumerate(dict.fromkeys(c.document for c in index.chunks))}
-        self._document_of = np.fromiter((documents[c.document] for c in index.chunks), dtype=np.int64,
-                                        count=len(index.chunks))
-        self._rows_of = _rows_by_value(self._document_of, list(documents))
+        self._document_of, self._rows_of = rows_by_value([c.document for c in index.chunks])
         self._speaker_of = np.array([c.speaker for c in index.chunks], dtype=object)
-        speakers = {name: number for number, name in enumerate(dict.fromkeys(self._speaker_of.tolist()))}
-        self._rows_of_speaker = _rows_by_value(
-            np.fromiter((speakers[name] for name in self._speaker_of), dtype=np.int64, count=len(index.chunks)),
-            list(speakers),
-        )
+        self._rows_of_speaker = rows_by_value(self._speaker_of.tolist())[1]
+        self._row_of_id: dict[str, int] = {}
+        # Each person's (document, stored speaker) pairs, and each stored speaker's documents.
+        self._labels_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._documents_of_label: dict[str, set[str]] = defaultdict(set)
+        if candidate_mode:
+            self._row_of_id = {chunk_id: row for row, chunk_id in enumerate(self._ids)}
+            for (document, label), person in index.persons.items():
+                self._labels_of[person].append((document, label))
+                self._documents_of_label[label].add(document)
 
     def search(
         self,
@@ -130,7 +135,7 @@ class Retriever:
             return []
         tuning = self.tuning
         searched = None if wanted is None else self._document_rows(wanted)
-        if self.ann is None:
+        if not self.candidate_mode:
             rows = np.arange(len(self.index.chunks)) if searched is None else searched
             allowed = np.ones(len(rows), dtype=bool)
             if speakers:
@@ -147,11 +152,13 @@ class Retriever:
                 within[searched] = True
             lexical = self.vocabulary.scores(query, weighted_query_terms(query, tuning.background_weight), within)
         spreads: dict[str, tuple[float, float]] = {}
-        if self.ann is not None:
-            rows, allowed, spreads = self._candidates(query_vector, lexical, searched, speakers, prefer_speakers)
+        if self.candidate_mode:
+            rows, allowed, spreads = self._candidates(
+                query_vector, lexical, wanted, searched, speakers, prefer_speakers
+            )
             if not allowed.any():
                 return []
-        exhaustive = self.ann is None and wanted is None
+        exhaustive = not self.candidate_mode and wanted is None
         cosines = self.index.store.similarities(query_vector, None if exhaustive else list(self._ids[rows]))
         replying = (speakers or prefer_speakers) if tuning.reply_share else None
 
@@ -196,37 +203,43 @@ class Retriever:
 
     def _document_rows(self, wanted: Collection[str]) -> np.ndarray:
         """The rows of these documents, sorted: each document's chunks stay contiguous for the neighbour context."""
-        return np.sort(np.concatenate([self._rows_of[name] for name in wanted if name in self._rows_of]))
+        return union_rows(self._rows_of, wanted)
 
     def _candidates(
-        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None,
-        speakers: Sequence[str] | None, prefer: Sequence[str] | None,
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, wanted: set[str] | None,
+        searched: np.ndarray | None, speakers: Sequence[str] | None, prefer: Sequence[str] | None,
     ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[float, float]]]:
         """Candidate mode's rows to score (sorted), which of them may be returned, and each signal's
         mean and spread over all the searched rows (for z-scores as if every row had been scored).
 
-        :param searched: the rows of the documents searched (sorted; ``None``: all).
+        :param wanted: the documents searched (``None``: all); ``searched``: their rows (sorted).
 
-        The vector index's nearest rows and BM25's best among the searched ones (and among the
+        The store's nearest chunks and BM25's best rows among the searched ones (and among the
         preferred speakers' rows, which a boost may lift), each with the neighbours their context reads.
         """
         if speakers:
             searched = self._restrict(searched, self._speaker_rows(speakers))
         if searched is not None and not len(searched):
             return searched, np.zeros(0, dtype=bool), {}
-        found, spreads = self._pool(query_vector, lexical, searched)
+        found, spreads = self._pool(query_vector, lexical, searched, self._store_filters(wanted, speakers))
         if prefer and not speakers:
             preferred = self._restrict(searched, self._speaker_rows(prefer))
             if len(preferred):
-                found = np.concatenate([found, self._pool(query_vector, lexical, preferred)[0]])
+                found = np.concatenate(
+                    [found, self._pool(query_vector, lexical, preferred, self._store_filters(wanted, prefer))[0]]
+                )
         rows = self._with_neighbours(np.unique(found))
-        allowed = np.ones(len(rows), dtype=bool) if searched is None else _member(rows, searched)
+        allowed = np.ones(len(rows), dtype=bool) if searched is None else member(rows, searched)
         return rows, allowed, spreads
 
     def _pool(
-        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None
+        self, query_vector: np.ndarray, lexical: np.ndarray | None, searched: np.ndarray | None,
+        filters: list[tuple[set[str] | None, set[str] | None]],
     ) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
-        """The best rows of ``searched`` (``None``: all) by each signal, and each signal's mean and spread there."""
+        """The best rows of ``searched`` (``None``: all) by each signal, and each signal's mean and spread there.
+
+        :param filters: the same rows as the store's (documents, stored speakers) filters, whose union they are.
+        """
         tuning = self.tuning
         spreads: dict[str, tuple[float, float]] = {}
         if searched is not None and len(searched) <= tuning.exact_rows:
@@ -234,29 +247,59 @@ class Retriever:
             spreads["dense"] = (float(cosines.mean()), float(cosines.std()))
             pool = [searched[_top(cosines, tuning.dense_pool)]]
         else:
-            mask = None
-            if searched is not None:
-                mask = np.zeros(len(self._ids), dtype=bool)
-                mask[searched] = True
             if self.moments is not None:
                 # Over the whole index even when some documents are searched: an approximation there.
                 spreads["dense"] = self.moments.spread(query_vector)
-            pool = [self.ann.search(query_vector, tuning.dense_pool, mask)[0]]
+            pool = [self._nearest(query_vector, filters)]
         if lexical is not None:
             chosen = lexical if searched is None else lexical[searched]
             spreads["bm25"] = (float(chosen.mean(dtype=np.float64)), float(chosen.std(dtype=np.float64)))
             scored = np.flatnonzero(lexical)
             if searched is not None:
-                scored = scored[_member(scored, searched)]
+                scored = scored[member(scored, searched)]
             pool.append(scored[_top(lexical[scored], tuning.lexical_pool)])
         return np.concatenate(pool), spreads
 
+    def _nearest(self, query_vector: np.ndarray, filters: list[tuple[set[str] | None, set[str] | None]]) -> np.ndarray:
+        """The rows of the store's ``dense_pool`` nearest chunks within the union of ``filters``."""
+        size = self.tuning.dense_pool
+        hits = [hit for documents, labels in filters
+                for hit in self.index.store.search(query_vector, size, documents=documents, speakers=labels)]
+        if len(filters) > 1:
+            hits = sorted(hits, key=lambda hit: -hit[1])[:size]
+        return np.fromiter((self._row_of_id[chunk_id] for chunk_id, _ in hits), dtype=np.int64, count=len(hits))
+
+    def _store_filters(
+        self, wanted: set[str] | None, persons: Sequence[str] | None
+    ) -> list[tuple[set[str] | None, set[str] | None]]:
+        """The store filters (documents, stored speakers) whose union is exactly the rows of ``wanted``
+        documents spoken by ``persons``.
+
+        The store knows speakers as stored; a person may be one label in some documents and another
+        in others (a speaker map, questioner labels), so the pairs are grouped by the documents each
+        label is that person in: one filter per group, usually one in all.
+        """
+        if not persons:
+            return [(wanted, None)]
+        documents_of: dict[str, set[str]] = defaultdict(set)
+        for person in dict.fromkeys(persons):
+            for document, label in self._labels_of.get(person, ()):
+                if wanted is None or document in wanted:
+                    documents_of[label].add(document)
+        groups: dict[frozenset[str] | None, set[str]] = defaultdict(set)
+        for label, documents in documents_of.items():
+            # Every searched document where the label speaks: the documents need not be listed.
+            everywhere = documents == {d for d in self._documents_of_label[label] if wanted is None or d in wanted}
+            groups[None if everywhere else frozenset(documents)].add(label)
+        return [(wanted if documents is None else set(documents), labels) for documents, labels in groups.items()]
+
     def _speaker_rows(self, speakers: Sequence[str]) -> np.ndarray:
-        theirs = [self._rows_of_speaker[name] for name in speakers if name in self._rows_of_speaker]
-        return np.unique(np.concatenate(theirs)) if theirs else np.zeros(0, dtype=np.int64)
+        """The rows of these speakers' chunks, sorted."""
+        return union_rows(self._rows_of_speaker, speakers)
 
     @staticmethod
     def _restrict(searched: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+        """``rows`` within ``searched`` (both sorted; ``None``: everything)."""
         return rows if searched is None else np.intersect1d(searched, rows, assume_unique=True)
 
     def _with_neighbours(self, found: np.ndarray) -> np.ndarray:
@@ -353,21 +396,8 @@ def _zscore(values: np.ndarray, allowed: np.ndarray, given: tuple[float, float] 
     return (values - mean) / spread
 
 
-def _rows_by_value(codes: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """For each ``names[c]``, the rows whose code is ``c``, ascending (one sort, not a scan per name)."""
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    return {name: order[bounds[c]: bounds[c + 1]] for c, name in enumerate(names)}
-
-
 def _top(values: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` largest ``values`` (in no particular order)."""
     if len(values) <= n:
         return np.arange(len(values))
     return np.argpartition(-values, n)[:n]
-
-
-def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Whether each of ``values`` is in ``sorted_set`` (ascending), by binary search."""
-    at = np.searchsorted(sorted_set, values)
-    return (at < len(sorted_set)) & (sorted_set[np.minimum(at, len(sorted_set) - 1)] == values)

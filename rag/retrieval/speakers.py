@@ -28,6 +28,12 @@ _PRESS_ROLES = {
 # way ("Industrial Design").
 _ROLE_SUFFIXES = ("designer", "expert")
 _PERSONAL_TITLE = r"(?:President|Minister|Secretary|Senator|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prime Minister|Chancellor|King|Queen|Ambassador|Envoy|General)"
+# A personal title ending where a name begins ("Minister Kirsty Williams" before "Williams"), and
+# how far before the name it may start.
+_TITLE_BEFORE = re.compile(rf"\b{_PERSONAL_TITLE}\s+(?:[A-Z][\w'’\-]+\s+)?\Z")
+_TITLE_REACH = 120
+# Names whose verdict a directory remembers (questions may name anyone; the memory stays bounded).
+_ABSENT_REMEMBERED = 10_000
 _PARTICLE = rf"(?:(?:{'|'.join(NAME_PARTICLES)})\s+|al-|el-)"
 _NAME = rf"{_PARTICLE}?[A-Z][a-zA-Z'’\-]+(?:\s+{_PARTICLE}?[A-Z][a-zA-Z'’\-]+)*"
 _ASKS_ABOUT = [
@@ -70,6 +76,8 @@ class SpeakerDirectory:
                 self._aliases[alias].add(speaker)
         # Longest first, so "prime minister" wins over "minister" and full names over surnames.
         self._ordered = sorted(self._aliases, key=len, reverse=True)
+        # Names a question used that no speaker goes by, and whether they count as absent people.
+        self._absent: dict[str, bool] = {}
         # Each compiled once, when a question first contains it: a corpus of many meetings has more
         # aliases than ``re`` caches (512), and recompiling them took ~3 s a question on the 53
         # qmsum-tune meetings, while compiling all of a 2,000-document index's 6,000 took ~3 s of its start-up.
@@ -132,15 +140,31 @@ class SpeakerDirectory:
         lowered = name.lower()
         if any(lowered == alias or lowered.endswith(" " + alias) for alias in self._aliases):
             return False
-        as_person = re.compile(rf"\b{_PERSONAL_TITLE}\s+(?:[A-Z][\w'’\-]+\s+)?{re.escape(name)}\b")
+        # Read once: the service's threads share the directory, and another may clear the memory.
+        verdict = self._absent.get(name)
+        if verdict is None:
+            if len(self._absent) >= _ABSENT_REMEMBERED:
+                self._absent.clear()
+            verdict = self._absent[name] = self._titled_or_unused(name)
+        return verdict
+
+    def _titled_or_unused(self, name: str) -> bool:
+        """Whether ``name`` never occurs as a word in the corpus, or occurs after a personal title."""
         as_word = re.compile(rf"\b{re.escape(name)}\b")
-        # Both patterns contain the name as written: a substring scan (memchr-fast) picks the few
-        # texts worth a regular expression; over an archive of thousands of transcripts it is most of the work.
+        used = False
+        # Found by substring search, then checked: a regular expression over every text took
+        # seconds a question on an archive of thousands of transcripts.
         if self._texts is None:
             self._texts = list(self._read_texts())
-        texts = [text for text in self._texts if name in text]
-        in_corpus = any(as_word.search(text) for text in texts)
-        return not in_corpus or any(as_person.search(text) for text in texts)
+        for text in self._texts:
+            start = text.find(name)
+            while start >= 0:
+                if as_word.match(text, start):
+                    used = True
+                    if _TITLE_BEFORE.search(text, max(0, start - _TITLE_REACH), start):
+                        return True
+                start = text.find(name, start + 1)
+        return not used
 
 
 def _aliases_of(label: str, speaker: str) -> set[str]:

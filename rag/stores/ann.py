@@ -6,11 +6,14 @@ precision there only reorders candidates: every score a search returns is an exa
 Identical vectors (a meeting's many "Okay." turns) enter the graph once: on qmsum-tune-choose
 (13,688 rows, 10,193 distinct) duplicates cut HNSW's recall@10 at efSearch 128 from 0.985 to
 0.970. Each distinct vector stands for the rows that share it (``rows[bounds[i]:bounds[i + 1]]``).
+
+A search filtered to some rows passes FAISS an ID selector (a bitmap over the distinct vectors that
+stand for an allowed row), so the graph walk returns only those: no post-filtering that runs short.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
@@ -31,11 +34,34 @@ class ApproximateIndex:
     graph: faiss.Index
     rows: np.ndarray
     bounds: np.ndarray
+    # The distinct vector each row is (the inverse of ``rows``/``bounds``), for filtered searches.
+    group: np.ndarray = field(init=False, repr=False, compare=False)
 
-    def candidates(self, query: np.ndarray, count: int, ef_search: int) -> np.ndarray:
-        """The segment rows of about ``count`` distinct vectors closest to ``query`` by the quantised copy."""
+    def __post_init__(self) -> None:
+        group = np.empty(len(self.rows), dtype=np.int64)
+        group[self.rows] = np.repeat(np.arange(len(self.bounds) - 1), np.diff(self.bounds))
+        object.__setattr__(self, "group", group)
+
+    def candidates(
+        self, query: np.ndarray, count: int, ef_search: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The segment rows of about ``count`` distinct vectors closest to ``query`` by the quantised copy.
+
+        :param allowed: segment rows; only distinct vectors standing for one of them are searched (the
+            rows returned may include others sharing such a vector: the caller keeps the allowed ones).
+        """
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(ef_search, count)
+        if allowed is not None:
+            mask = np.zeros(self.graph.ntotal, dtype=bool)
+            mask[self.group[allowed]] = True
+            # The walk's candidate list holds every vector it meets, the results only allowed ones:
+            # widened by the share allowed, it meets as many allowed vectors as an unfiltered search meets.
+            params.efSearch = min(self.graph.ntotal, -(-params.efSearch * self.graph.ntotal // max(1, int(mask.sum()))))
+            # The bitmap must outlive the search: FAISS keeps only a pointer to it.
+            bitmap = np.packbits(mask, bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.graph.ntotal, faiss.swig_ptr(bitmap))
+            params.sel = selector
         _, found = self.graph.search(query.reshape(1, -1), min(count, self.graph.ntotal), params=params)
         found = found[0][found[0] >= 0]
         return np.concatenate([self.rows[self.bounds[i] : self.bounds[i + 1]] for i in found]) if found.size else found

@@ -21,9 +21,11 @@ loadable; segments no manifest names are removed by the next commit. Readers add
 chunk id through a table built at load; the live rows read in segment order are the chunk order.
 
 ``search`` is exact unless the store was opened with an ``AnnPolicy`` and a segment has an
-approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then, unfiltered,
-that segment contributes its HNSW candidates, every smaller segment all its rows, and the
-candidates are scored exactly.
+approximate index (written when it had ``AnnPolicy.min_rows`` rows or more): then that segment
+contributes its HNSW candidates, every smaller segment all its rows, and the candidates are scored
+exactly. A filtered search picks its rows from document and speaker row tables built at load; at
+most ``AnnPolicy.exact_rows`` of them are all scored exactly, more go to the HNSW with the allowed
+rows as an ID selector.
 
 An index of format 2 (one ``gen-NNNNNN/`` folder with ``vectors.faiss``) opens as it is; its next
 commit rewrites it as a segment and removes the folder.
@@ -43,6 +45,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, UnknownDocume
 from rag.models import Chunk, DocumentRecord, Transcript
 from rag.stores.manifest import MANIFEST, read_manifest
 from rag.stores.policy import AnnPolicy, CompactReport, MergePolicy, merge_all, plan_merges
+from rag.stores.rows import member, rows_by_value, union_rows
 from rag.stores.segments import Segment, read_legacy_generation, read_segment
 from rag.stores.transcripts import read_stored_text, read_text
 from rag.stores.writer import EmbeddedTransaction, commit, write_lock
@@ -63,10 +66,12 @@ class EmbeddedStore:
         self._segments: list[Segment] = []
         self._chunks: list[Chunk] = []
         self._row_of: dict[str, int] = {}
+        # Document -> its rows and speaker (as stored) -> theirs, ascending: filters without a scan.
+        self._document_rows: dict[str, np.ndarray] = {}
+        self._speaker_rows: dict[str, np.ndarray] = {}
         # Where each segment's live rows start in the chunk order.
         self._starts = np.zeros(0, dtype=np.int64)
         self._live: np.ndarray | None = None
-        self._filter_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
 
     @property
     def embedder(self) -> str:
@@ -130,40 +135,69 @@ class EmbeddedStore:
                 return self._search_approximately(self._query(query), k)
             # The live matrix itself is searched: no copy of every vector per query.
             return self._knn(query, k, np.arange(len(self._chunks)), np.ascontiguousarray(self._matrix()))
-        chosen = np.ones(len(self._chunks), dtype=bool)
-        for wanted, (codes, code_of) in ((documents, self._codes("document")), (speakers, self._codes("speaker"))):
-            if wanted is not None:
-                chosen &= np.isin(codes, [code_of[name] for name in wanted if name in code_of])
-        rows = np.flatnonzero(chosen)
-        return self._knn(query, k, rows, self._gather(rows)) if rows.size else []
+        rows = self._filtered_rows(documents, speakers)
+        if not rows.size:
+            return []
+        if (self._ann is None or rows.size <= self._ann.exact_rows
+                or not any(segment.ann is not None for segment in self._segments)):
+            return self._knn(query, k, rows, self._gather(rows))
+        return self._search_approximately(self._query(query), k, rows)
 
-    def _codes(self, field: str) -> tuple[np.ndarray, dict[str, int]]:
-        """Each chunk's ``field`` (document or speaker) as a small integer, and the integer of each value:
-        a filter is then one vectorised comparison instead of a Python loop over every chunk."""
-        codes = self._filter_codes.get(field)
-        if codes is None:
-            code_of: dict[str, int] = {}
-            values = np.fromiter((code_of.setdefault(getattr(chunk, field), len(code_of)) for chunk in self._chunks),
-                                 dtype=np.int32, count=len(self._chunks))
-            codes = self._filter_codes[field] = (values, code_of)
-        return codes
+    def _filtered_rows(self, documents: Collection[str] | None, speakers: Collection[str] | None) -> np.ndarray:
+        """The positions (ascending) of the chunks of these documents and speakers, from the row tables."""
+        chosen = None if documents is None else union_rows(self._document_rows, documents)
+        if speakers is not None:
+            theirs = union_rows(self._speaker_rows, speakers)
+            chosen = theirs if chosen is None else np.intersect1d(chosen, theirs, assume_unique=True)
+        return chosen
 
-    def _search_approximately(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Exact scores of the candidates: HNSW's from segments that have one, every row of the others."""
+    def _search_approximately(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Exact scores of the candidates: HNSW's from segments that have one, every (allowed) row of the others.
+
+        :param allowed: positions in the chunk order (ascending) the search is restricted to (``None``: all).
+        """
         policy = self._ann
         positions = []
         for segment, start in zip(self._segments, self._starts):
             live = segment.live_rows.size
+            if allowed is None:
+                mine = None
+            else:
+                low, high = np.searchsorted(allowed, [start, start + live])
+                mine = allowed[low:high]
             if segment.ann is None or live == 0:
-                positions.append(np.arange(start, start + live))
+                # Unfiltered, a segment without an HNSW gives its exact best k, found on its mapped
+                # vectors rather than by copying all of them into the candidates.
+                positions.append(start + self._segment_best(segment, query, k) if mine is None else mine)
                 continue
-            # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
-            wanted = -(-k * policy.oversample * segment.rows // live)
-            rows = segment.ann.candidates(query, wanted, policy.ef_search)
-            rows = rows[segment.is_live[rows]]
+            if mine is None:
+                # Dead rows come back among the candidates too: ask for enough to keep k * oversample live ones.
+                wanted = -(-k * policy.oversample * segment.rows // live)
+                rows = segment.ann.candidates(query, wanted, policy.ef_search)
+                rows = rows[segment.is_live[rows]]
+            else:
+                wanted = k * policy.oversample
+                # Few allowed rows here: scoring them is cheaper than a walk widened by their small share.
+                if mine.size <= max(wanted, policy.exact_rows):
+                    positions.append(mine)
+                    continue
+                # The selector allows only vectors of allowed (so live) rows; a row sharing one may not be.
+                allowed_rows = segment.live_rows[mine - start]
+                rows = segment.ann.candidates(query, wanted, policy.ef_search, allowed_rows)
+                rows = rows[member(rows, allowed_rows)]
             positions.append(start + np.searchsorted(segment.live_rows, rows))
         candidates = np.sort(np.concatenate(positions))
         return self._knn(query, k, candidates, self._gather(candidates))
+
+    def _segment_best(self, segment: Segment, query: np.ndarray, k: int) -> np.ndarray:
+        """The positions among ``segment``'s live rows of its ``k`` vectors nearest ``query``, exactly."""
+        if not segment.live_rows.size:
+            return np.zeros(0, dtype=np.int64)
+        _, found = faiss.knn(query.reshape(1, -1), np.ascontiguousarray(segment.live_matrix()),
+                             min(k, segment.live_rows.size), metric=faiss.METRIC_INNER_PRODUCT)
+        return found[0][found[0] >= 0].astype(np.int64)
 
     def _knn(self, query: np.ndarray, k: int, rows: np.ndarray, candidates: np.ndarray) -> list[tuple[str, float]]:
         """The ``k`` best of ``candidates`` (row i holds the vector of chunk ``rows[i]``), scored exactly."""
@@ -192,10 +226,11 @@ class EmbeddedStore:
         self._read_text = text or (lambda record: transcript(record).text)
         self._chunks = [chunk for segment in segments for chunk in segment.live_chunks()]
         self._row_of = {chunk.id: row for row, chunk in enumerate(self._chunks)}
+        self._document_rows = rows_by_value([chunk.document for chunk in self._chunks])[1]
+        self._speaker_rows = rows_by_value([chunk.speaker for chunk in self._chunks])[1]
         sizes = [segment.live_rows.size for segment in segments]
         self._starts = np.cumsum([0] + sizes[:-1], dtype=np.int64) if segments else np.zeros(0, dtype=np.int64)
         self._live = None
-        self._filter_codes = {}
 
     def _query(self, query: np.ndarray) -> np.ndarray:
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)

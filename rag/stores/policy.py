@@ -32,6 +32,7 @@ class AnnPolicy:
     :param ef_construction: HNSW candidate list while building.
     :param ef_search: HNSW candidate list while searching (raised to the candidates asked for).
     :param oversample: candidates asked for per result wanted; they are re-scored exactly.
+    :param exact_rows: a filtered search over at most this many rows scores them all exactly.
     """
 
     min_rows: int
@@ -39,6 +40,7 @@ class AnnPolicy:
     ef_construction: int
     ef_search: int
     oversample: int
+    exact_rows: int
 
 
 @dataclass(frozen=True)

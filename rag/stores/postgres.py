@@ -89,8 +89,8 @@ class PostgresStore(EmbeddedStore):
         # The table may already hold a later commit: hits of chunks this generation lacks are
         # dropped, so that they agree with its other answers (until the reload, maybe fewer than k).
         hits = self._backend.nearest(query, k, documents=documents, speakers=speakers)
-        known = set(self.chunk_ids())
-        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in known]
+        # This generation's id table (built at load), not a set of every id per search.
+        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._row_of]
 
 
 class PostgresTransaction:
