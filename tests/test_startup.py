@@ -56,6 +56,17 @@ def index_with_sentence_vectors(tmp_path_factory, minilm):
     return path
 
 
+@pytest.fixture(scope="module")
+def index_without_sentence_vectors(tmp_path_factory, minilm):
+    """The seed transcript ingested with the sentence vectors turned off: answering must embed them.
+
+    Its own index: the session's seed index gets them stored by any test that ingests into it again.
+    """
+    path = tmp_path_factory.mktemp("index") / "seed"
+    ingest(Settings(_env_file=None, index_path=path, cache_dir=CACHE_DIR, sentence_vectors=False), [SEED], minilm)
+    return path
+
+
 @pytest.mark.parametrize("command", [["search", "terrorist list", "--k", "3"], ASK])
 def test_search_and_ask_import_nothing_heavy(command, seed_settings, minilm):
     result = _cold(command, seed_settings.index_path)
@@ -63,11 +74,11 @@ def test_search_and_ask_import_nothing_heavy(command, seed_settings, minilm):
 
 
 def test_a_cold_ask_embeds_only_the_question_when_ingest_stored_the_sentence_vectors(
-    index_with_sentence_vectors, seed_settings
+    index_with_sentence_vectors, index_without_sentence_vectors
 ):
     stored = _cold(ASK, index_with_sentence_vectors)
     assert (stored["status"], stored["heavy"], stored["embedded"]) == (0, [], 1)
-    # An index without them (built by ingest_files alone) is answered the same, embedding its sentences.
-    embedding = _cold(ASK, seed_settings.index_path)
+    # An index without them is answered the same, embedding its sentences.
+    embedding = _cold(ASK, index_without_sentence_vectors)
     assert embedding["status"] == 0 and embedding["embedded"] > 1
     assert stored["stdout"] == embedding["stdout"]
