@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rag.atomic_files import replace_atomically
 from rag.sentences import quotable_sentences
 
 logger = logging.getLogger("verbatim.sentence_vectors")
@@ -155,13 +154,8 @@ class SentenceVectors:
 
 
 def _save_atomic(target: Path, array: np.ndarray) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            np.save(temp, array, allow_pickle=False)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    def write(temporary: Path) -> None:
+        with temporary.open("wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    replace_atomically(target, write)

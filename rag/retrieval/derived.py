@@ -11,12 +11,11 @@ commit adding a small document does not rebuild it.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.atomic_files import replace_atomically
 from rag.errors import IndexCorrupt
 from rag.indexing.index import TranscriptIndex
 from rag.retrieval.lexical import BM25Index
@@ -56,31 +55,19 @@ def load_or_build(folder: Path, index: TranscriptIndex, k1: float, b: float, blo
         lexical = BM25Index.load(lexical_path)
     except IndexCorrupt:
         lexical = BM25Index([chunk.text for chunk in index.chunks], k1, b)
-        _save_atomic(lexical_path, lexical.save)
+        replace_atomically(lexical_path, lexical.save)
     try:
         moments = ScoreMoments.load(moments_path)
     except IndexCorrupt:
         ids = [chunk.id for chunk in index.chunks]
         blocks = (index.store.vectors(ids[start: start + block]) for start in range(0, len(ids), block))
         moments = ScoreMoments.of(blocks, index.store.dim)
-        _save_atomic(moments_path, moments.save)
+        replace_atomically(moments_path, moments.save)
     if len(lexical) != len(index.chunks):
         raise IndexCorrupt(f"the derived structures in {target} do not cover the index's {len(index.chunks)} chunks; "
                            "delete that folder to rebuild them")
     _prune(folder, keep=target.name)
     return ScaleStructures(lexical, moments)
-
-
-def _save_atomic(path: Path, save) -> None:
-    """``save(temporary path)``, then move it into place: a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        save(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _prune(folder: Path, keep: str) -> None:

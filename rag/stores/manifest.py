@@ -8,11 +8,10 @@ read, as one segment held in memory, and is converted by the next commit.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag.atomic_files import write_atomic
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.models import DocumentRecord
 
@@ -103,27 +102,3 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
         "documents": {doc_id: asdict(record) for doc_id, record in sorted(manifest.documents.items())},
     }
     write_atomic(path / MANIFEST, json.dumps(raw, indent=2, ensure_ascii=False).encode("utf-8"))
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` whole: written to a temporary file, fsynced, then renamed over it."""
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    fsync_directory(target.parent)
-
-
-def fsync_directory(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

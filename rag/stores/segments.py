@@ -21,7 +21,7 @@ import numpy as np
 from rag.errors import IndexCorrupt
 from rag.models import Chunk
 from rag.stores.ann import ApproximateIndex, build_ann, read_ann, write_ann
-from rag.stores.manifest import fsync_directory
+from rag.atomic_files import fsync_directory
 from rag.stores.policy import AnnPolicy
 
 VECTORS = "vectors.npy"

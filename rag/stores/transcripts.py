@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.errors import IndexCorrupt
 from rag.models import Cue, DocumentMeta, DocumentRecord, Transcript, Turn
-from rag.stores.manifest import write_atomic
+from rag.atomic_files import write_atomic
 
 TEXTS = "texts"
 
