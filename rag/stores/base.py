@@ -120,3 +120,14 @@ class StoreBackend(Protocol):
 
         :raises IndexMismatch: the store was built with another embedder.
         """
+
+
+def checked_vectors(chunks: Sequence[Chunk], vectors: np.ndarray, dim: int) -> np.ndarray:
+    """``vectors`` as float32, one row of dimension ``dim`` per chunk (what ``StoreTransaction.put`` takes).
+
+    :raises ValueError: another shape.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape != (len(chunks), dim):
+        raise ValueError(f"expected {len(chunks)} vectors of dimension {dim}, got shape {vectors.shape}")
+    return vectors

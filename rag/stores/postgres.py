@@ -39,6 +39,7 @@ try:
 except ImportError as exc:  # the optional 'postgres' extra
     raise StoreUnavailable(f"a postgresql:// store needs psycopg: pip install 'verbatim[postgres]' ({exc})") from exc
 from rag.models import Chunk, DocumentRecord, Transcript
+from rag.stores.base import checked_vectors
 from rag.stores.embedded import EmbeddedStore
 from rag.stores.transcripts import record_of, structure_of, transcript_from
 
@@ -107,9 +108,7 @@ class PostgresTransaction:
         return self._records
 
     def put(self, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(chunks), self._dim):
-            raise ValueError(f"expected {len(chunks)} vectors of dimension {self._dim}, got shape {vectors.shape}")
+        vectors = checked_vectors(chunks, vectors, self._dim)
         record = record_of(transcript, len(chunks))
         q, connection = self._backend.query, self._connection
         connection.execute(q("DELETE FROM {}.documents WHERE id = %s"), (transcript.id,))

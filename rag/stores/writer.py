@@ -20,6 +20,7 @@ import numpy as np
 from rag.errors import IndexWriteError, UnknownDocument
 from rag.models import Chunk, DocumentRecord, Transcript
 from rag.stores.ann import ANN
+from rag.stores.base import checked_vectors
 from rag.stores.manifest import MANIFEST, Manifest, SegmentEntry, write_manifest
 from rag.stores.policy import AnnPolicy, SegmentShape
 from rag.stores.segments import Segment, prune_segments, read_legacy_generation, read_segment, segment_name, write_segment
@@ -79,9 +80,7 @@ class EmbeddedTransaction:
         return self.records
 
     def put(self, transcript: Transcript, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(chunks), self.dim):
-            raise ValueError(f"expected {len(chunks)} vectors of dimension {self.dim}, got shape {vectors.shape}")
+        vectors = checked_vectors(chunks, vectors, self.dim)
         if transcript.id in self.records:
             self.remove(transcript.id)
         self.added[transcript.id] = (transcript, list(chunks), vectors)
